@@ -1,0 +1,37 @@
+"""Typed errors. Every error lic_zoo raises on purpose derives from :class:`LicZooError`."""
+from __future__ import annotations
+
+
+class LicZooError(Exception):
+    """Base class of all errors raised on purpose by lic_zoo."""
+
+
+class UnknownModelError(LicZooError, KeyError):
+    """The requested zoo name, profile, metric or quality does not exist."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class WeightsUnavailableError(LicZooError):
+    """Pretrained weights for this zoo entry are not published, not cached, or cannot be fetched."""
+
+
+class ModelMismatchError(LicZooError):
+    """A stream or checkpoint was made by a different model or weights version."""
+
+
+class DigestMismatchError(ModelMismatchError):
+    """Weights on disk do not match the digest the registry or the stream expects."""
+
+
+class CorruptStreamError(LicZooError):
+    """A .lic stream is truncated, damaged or not a lic_zoo stream at all."""
+
+
+class UnsupportedInputError(LicZooError, ValueError):
+    """The input image (file, tensor or PIL image) cannot be handled."""
+
+
+class LimitExceededError(LicZooError):
+    """A size limit (pixels, header field, substream length) was exceeded."""

@@ -1,0 +1,61 @@
+"""Profiles: the architecture hyper-parameters of each point on the efficiency/complexity curve."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .errors import UnknownModelError
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Architecture of one MSP codec profile.
+
+    ``groups`` lists the channel count of each channel group decoded one after another inside a phase
+    (seed channels first); it sums to ``latent_channels``.
+    """
+
+    name: str
+    width: int  # N: channels of the analysis/synthesis transforms
+    latent_channels: int  # C
+    scales: int  # S: number of subsampled scales above the full-resolution latent
+    groups: tuple[int, ...]
+    context_width: int
+    context_blocks: int
+    hidden_channels: int  # hidden state carried from step to step by the context network
+    transform_blocks: int  # residual blocks per transform stage
+    lof_steps: int  # default latent-overfitting budget (encoder side)
+
+    def __post_init__(self) -> None:
+        if sum(self.groups) != self.latent_channels:
+            raise ValueError(f"profile {self.name}: groups {self.groups} do not sum to {self.latent_channels}")
+
+    @property
+    def context_calls(self) -> int:
+        """Sequential context-network calls per decode: scales x 3 phases x channel groups."""
+        return self.scales * 3 * len(self.groups)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Profile":
+        data = dict(data)
+        data["groups"] = tuple(data["groups"])
+        return cls(**data)
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("lite", 64, 96, 2, (96,), 64, 2, 16, 0, 0),
+        Profile("base", 128, 192, 3, (32, 160), 128, 3, 32, 1, 200),
+        Profile("extra", 192, 320, 4, (16, 64, 240), 192, 5, 48, 2, 1000),
+    )
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise UnknownModelError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}") from None
