@@ -35,3 +35,11 @@ class UnsupportedInputError(LicZooError, ValueError):
 
 class LimitExceededError(LicZooError):
     """A size limit (pixels, header field, substream length) was exceeded."""
+
+
+class CorruptWeightsError(WeightsUnavailableError):
+    """A weights or config file is present but unreadable (truncated, not safetensors, invalid JSON)."""
+
+
+class PublishError(LicZooError):
+    """Creating a Hub repo or uploading a checkpoint to it failed."""

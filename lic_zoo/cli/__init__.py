@@ -1,0 +1,46 @@
+"""The ``lic-zoo`` command line.
+
+Each module of this package owns a group of subcommands and exposes ``register(subparsers)``, which adds
+its parsers and sets ``func`` (a callable taking the parsed ``argparse.Namespace`` and returning an exit code).
+Library errors become a one-line message on stderr and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import LicZooError
+
+EXIT_USAGE = 2  # bad arguments (argparse's own convention)
+EXIT_ERROR = 1  # the library refused the input or the operation failed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import codec_commands
+
+    parser = argparse.ArgumentParser(prog="lic-zoo", description="Learned image compression model zoo.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (codec_commands,):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LicZooError as exc:
+        print(f"lic-zoo {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # missing files, permissions, full disk
+        print(f"lic-zoo {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"lic-zoo {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

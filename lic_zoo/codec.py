@@ -1,0 +1,216 @@
+"""The MSP codec: a plain ``nn.Module`` (no Lightning) that trains, compresses and decompresses images."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor, nn
+
+from . import bitstream
+from .bitstream import Header, Limits
+from .digest import state_dict_digest
+from .entropy_coding import FACTORIZED_HALF_RANGE, GAUSSIAN_HALF_RANGE, Decoder, Encoder
+from .entropy_models import scale_indices
+from .errors import ModelMismatchError
+from .image_io import as_image_tensor, tensor_to_pil
+from .msp import MSPEntropyModel, Step, subsample
+from .profiles import Profile, get_profile
+from .registry import LAMBDAS
+from .transforms import STRIDE, AnalysisTransform, SynthesisTransform, pad_to_stride
+
+CONFIG_FORMAT = 1
+
+
+@dataclass
+class MSPOutput:
+    """What a trainer needs from one forward pass over a batch."""
+
+    x_hat: Tensor  # (B, 3, H, W) reconstruction, not clamped
+    bits: Tensor  # (B,) estimated code length of each image in bits
+    likelihoods: list[Tensor]  # per decoding step (factorised scale first), each (B, n_elements)
+    y: Tensor  # latent before quantisation
+    y_hat: Tensor  # latent as the decoder sees it
+
+
+@dataclass
+class EncodeResult:
+    """A compressed image together with what the decoder will reconstruct from it."""
+
+    data: bytes
+    x_hat: Tensor  # (3, H, W) in [0, 1]: exactly what decompress(data) returns
+    layout: str
+
+
+class MSPCodec(nn.Module):
+    """Autoencoder with a multi-scale progressive (MSP) probability model.
+
+    Images are float tensors (3, H, W) in [0, 1] (or (1, H, W), or PIL images); any size, no padding by the
+    caller. :meth:`decompress` returns a float32 tensor (3, H, W) in [0, 1]; :meth:`decompress_pil` an 8-bit
+    PIL image in the original layout (RGB or L).
+    """
+
+    def __init__(self, profile: Profile | str = "lite", *, metric: str = "mse", quality: int = 3,
+                 lmbda: float | None = None) -> None:
+        super().__init__()
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.metric = metric
+        self.quality = quality
+        self.lmbda = LAMBDAS[metric][quality] if lmbda is None else lmbda
+        self.g_a = AnalysisTransform(self.profile.width, self.profile.latent_channels, self.profile.transform_blocks)
+        self.g_s = SynthesisTransform(self.profile.width, self.profile.latent_channels, self.profile.transform_blocks)
+        self.entropy = MSPEntropyModel(self.profile)
+        self.limits = Limits()
+
+    # ----------------------------------------------------------------- identity
+    @property
+    def model_name(self) -> str:
+        return f"msp-{self.profile.name}"
+
+    @property
+    def config(self) -> dict:
+        """Everything needed to rebuild this codec with :meth:`from_config`."""
+        return {"format": CONFIG_FORMAT, "model": self.model_name, "profile": self.profile.to_dict(),
+                "metric": self.metric, "quality": self.quality, "lmbda": self.lmbda}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "MSPCodec":
+        return cls(Profile.from_dict(config["profile"]), metric=config["metric"], quality=config["quality"],
+                   lmbda=config["lmbda"])
+
+    @property
+    def sequential_steps(self) -> int:
+        """Sequential context-network calls per decode: the profile's constant, whatever the image size."""
+        return len(self.entropy.schedule)
+
+    def weights_digest(self) -> bytes:
+        """The digest written into every stream (first bytes of :func:`state_dict_digest`)."""
+        return bytes.fromhex(state_dict_digest(self.state_dict()))[: bitstream.DIGEST_BYTES]
+
+    def aux_loss(self) -> Tensor:
+        """Loss that fits the factorised density's quantiles (optimise it separately)."""
+        return self.entropy.factorized.aux_loss()
+
+    # ----------------------------------------------------------------- training
+    def forward(self, x: Tensor) -> MSPOutput:
+        """(B, 3, H, W) in [0, 1] -> reconstruction and estimated rate, over the decoder's step schedule."""
+        height, width = x.shape[-2:]
+        y = self.g_a(pad_to_stride(x))
+        y_hat, likelihoods = self.entropy(y)
+        x_hat = self.g_s(y_hat)[..., :height, :width]
+        bits = sum(-torch.log2(lik).sum(dim=1) for lik in likelihoods)
+        return MSPOutput(x_hat, bits, likelihoods, y, y_hat)
+
+    # ----------------------------------------------------------------- coding
+    @torch.no_grad()
+    def encode(self, image: Tensor | Image.Image) -> EncodeResult:
+        """Compress one image; also returns the reconstruction the decoder will produce."""
+        x, layout = as_image_tensor(image)
+        height, width = x.shape[-2:]
+        self.limits.check(height, width)
+        device = self._device()
+        y = self.g_a(pad_to_stride(x[None].to(device)))
+        y_hat, substreams = self._encode_latent(y.to(torch.float64))
+        header = Header(self.model_name, self.metric, self.quality, self.weights_digest(), height, width, layout)
+        return EncodeResult(bitstream.pack(header, substreams), self._synthesize(y_hat, height, width), layout)
+
+    def compress(self, image: Tensor | Image.Image) -> bytes:
+        """Compress one image to the bytes of a .lic file."""
+        return self.encode(image).data
+
+    @torch.no_grad()
+    def decompress(self, data: bytes) -> Tensor:
+        """Decode a .lic stream made by this codec (same model and weights) to a (3, H, W) tensor in [0, 1]."""
+        return self._decode(data)[0]
+
+    def decompress_pil(self, data: bytes) -> Image.Image:
+        """Decode to an 8-bit PIL image in the stream's original layout (RGB or L)."""
+        x_hat, header = self._decode(data)
+        return tensor_to_pil(x_hat, header.layout)
+
+    @torch.no_grad()
+    def _decode(self, data: bytes) -> tuple[Tensor, Header]:
+        header, reader = bitstream.read_header(data, self.limits)
+        self.check_stream_header(header)
+        substreams = bitstream.read_substreams(reader, self.profile.scales + 1)
+        latent_shape = (math.ceil(header.height / STRIDE), math.ceil(header.width / STRIDE))
+        y_hat = self._decode_latent(substreams, latent_shape)
+        return self._synthesize(y_hat, header.height, header.width), header
+
+    def check_stream_header(self, header: Header) -> None:
+        """Refuse a stream made by another model, quality or weights version."""
+        if (header.model, header.metric, header.quality) != (self.model_name, self.metric, self.quality):
+            raise ModelMismatchError(
+                f"stream was made by {header.model} ({header.metric}, quality {header.quality}), "
+                f"not by this codec {self.model_name} ({self.metric}, quality {self.quality})"
+            )
+        if header.digest != self.weights_digest():
+            raise ModelMismatchError(
+                f"stream was made by {header.model} weights {header.digest.hex()}, "
+                f"but this codec has weights {self.weights_digest().hex()}"
+            )
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _synthesize(self, y_hat: Tensor, height: int, width: int) -> Tensor:
+        x_hat = self.g_s(y_hat.to(torch.float32))[0, :, :height, :width]
+        return x_hat.clamp(0, 1)
+
+    # Substream 0 holds the factorised scale; substream 1 + i holds context scale S - 1 - i.
+    def _substream_of(self, step: Step) -> int:
+        return self.profile.scales - step.scale
+
+    def _factorized_tables(self) -> tuple[Tensor, np.ndarray, np.ndarray, np.ndarray]:
+        medians = self.entropy.coding_medians()
+        low, pmf = self.entropy.factorized.coding_tables(medians, FACTORIZED_HALF_RANGE)
+        high = low + (pmf > 0).cumsum(1).argmax(1)
+        return medians, low, high, pmf
+
+    def _encode_latent(self, y: Tensor) -> tuple[Tensor, list[bytes]]:
+        encoders = [Encoder() for _ in range(self.profile.scales + 1)]
+        coarse = subsample(y, self.profile.scales)
+        medians, low, high, pmf = self._factorized_tables()
+        medians = medians.to(y)[None, :, None, None]
+        channel_low = torch.from_numpy(low).to(y)[None, :, None, None]
+        channel_high = torch.from_numpy(high).to(y)[None, :, None, None]
+        offsets = torch.maximum(torch.minimum(torch.round(coarse - medians), channel_high), channel_low)
+        encoders[0].categorical((offsets - channel_low).cpu().numpy(), _rows_per_element(pmf, coarse.shape))
+        targets = {s: subsample(y, s) for s in range(self.profile.scales)}
+
+        def step_fn(step: Step, mean: Tensor, log_scale: Tensor) -> Tensor:
+            residual = torch.round(targets[step.scale][step.index()] - mean)
+            symbols = residual.clamp(-GAUSSIAN_HALF_RANGE, GAUSSIAN_HALF_RANGE)
+            encoders[self._substream_of(step)].gaussian(symbols.cpu().numpy(), scale_indices(log_scale).cpu().numpy())
+            return symbols + mean
+
+        y_hat = self.entropy.traverse(offsets + medians, tuple(y.shape[-2:]), self.entropy.context.exact(), step_fn)
+        return y_hat, [e.finish() for e in encoders]
+
+    def _decode_latent(self, substreams: list[bytes], latent_shape: tuple[int, int]) -> Tensor:
+        device = self._device()
+        decoders = [Decoder(s) for s in substreams]
+        c = self.profile.latent_channels
+        coarse_shape = (1, c, latent_shape[0] >> self.profile.scales, latent_shape[1] >> self.profile.scales)
+        medians, low, _, pmf = self._factorized_tables()
+        symbols = decoders[0].categorical(_rows_per_element(pmf, coarse_shape))
+        offsets = torch.from_numpy(symbols).to(device, torch.float64).reshape(coarse_shape)
+        coarse = offsets + torch.from_numpy(low).to(device, torch.float64)[None, :, None, None]
+        coarse = coarse + medians.to(device)[None, :, None, None]
+
+        def step_fn(step: Step, mean: Tensor, log_scale: Tensor) -> Tensor:
+            indices = scale_indices(log_scale)
+            decoded = decoders[self._substream_of(step)].gaussian(indices.cpu().numpy())
+            return torch.from_numpy(decoded).to(mean).reshape(mean.shape) + mean
+
+        y_hat = self.entropy.traverse(coarse, latent_shape, self.entropy.context.exact(), step_fn)
+        for decoder in decoders:
+            decoder.check_exhausted()
+        return y_hat
+
+
+def _rows_per_element(pmf: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The probability row of every element of a (1, C, h, w) tensor, in C-order: (C*h*w, L)."""
+    return np.repeat(pmf, shape[-1] * shape[-2], axis=0)

@@ -1,0 +1,79 @@
+"""Real entropy coding with constriction's ANS coder.
+
+Two model families: per-element quantised Gaussians (zero mean, scale from the coding-time scale table) for
+the context-coded steps, and per-channel categorical tables for the factorised coarsest scale. Symbols are
+clamped to the coded range by the caller, so the coder never sees an out-of-range value.
+"""
+from __future__ import annotations
+
+import constriction
+import numpy as np
+
+from .entropy_models import scale_table
+from .errors import CorruptStreamError
+
+GAUSSIAN_HALF_RANGE = 512  # residuals round(y - mean) are coded in [-512, 512]
+FACTORIZED_HALF_RANGE = 512
+
+_GAUSSIAN = constriction.stream.model.QuantizedGaussian(-GAUSSIAN_HALF_RANGE, GAUSSIAN_HALF_RANGE)
+_CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
+_SCALES = scale_table()
+_ZEROS = np.zeros(0)
+
+
+class Encoder:
+    """Collects the steps of one substream and writes them so that :class:`Decoder` reads them in order."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple] = []
+
+    def gaussian(self, symbols: np.ndarray, scale_indices: np.ndarray) -> None:
+        self._pending.append((symbols.astype(np.int32).ravel(), _GAUSSIAN, _zeros(symbols.size),
+                              _SCALES[scale_indices.ravel()]))
+
+    def categorical(self, symbols: np.ndarray, probabilities: np.ndarray) -> None:
+        self._pending.append((symbols.astype(np.int32).ravel(), _CATEGORICAL, probabilities))
+
+    def finish(self) -> bytes:
+        coder = constriction.stream.stack.AnsCoder()
+        for symbols, *model in reversed(self._pending):  # ANS is a stack: last in, first out
+            if symbols.size:
+                coder.encode_reverse(symbols, *model)
+        return coder.get_compressed().astype("<u4").tobytes()
+
+
+class Decoder:
+    """Reads the steps of one substream in the order :class:`Encoder` collected them."""
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) % 4:
+            raise CorruptStreamError("substream length is not a multiple of 4 bytes")
+        words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+        try:
+            self._coder = constriction.stream.stack.AnsCoder(words)
+        except Exception as exc:  # constriction rejects e.g. a zero final word
+            raise CorruptStreamError(f"invalid substream: {exc}") from None
+
+    def gaussian(self, scale_indices: np.ndarray) -> np.ndarray:
+        n = scale_indices.size
+        return self._decode(n, _GAUSSIAN, _zeros(n), _SCALES[scale_indices.ravel()])
+
+    def categorical(self, probabilities: np.ndarray) -> np.ndarray:
+        return self._decode(probabilities.shape[0], _CATEGORICAL, probabilities)
+
+    def _decode(self, n: int, *model) -> np.ndarray:
+        if n == 0:
+            return np.zeros(0, dtype=np.int32)
+        try:
+            return np.asarray(self._coder.decode(*model), dtype=np.int32)
+        except Exception as exc:
+            raise CorruptStreamError(f"entropy decoding failed: {exc}") from None
+
+    def check_exhausted(self) -> None:
+        """A well-formed substream holds exactly the symbols decoded from it."""
+        if not self._coder.is_empty():
+            raise CorruptStreamError("substream has trailing data")
+
+
+def _zeros(n: int) -> np.ndarray:
+    return np.zeros(n) if n else _ZEROS

@@ -1,0 +1,127 @@
+"""Differentiable entropy models: the factorised density of the coarsest scale and the Gaussian conditional.
+
+Both give likelihoods for training (additive-noise proxy) and integer probability tables or
+(mean, scale) parameters for real coding in :mod:`lic_zoo.entropy_coding`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+LIKELIHOOD_FLOOR = 1e-9
+SCALE_MIN = 0.11
+SCALE_LEVELS = 128  # coding-time scale table: SCALE_MIN * exp(i / SCALE_STEPS_PER_NAT)
+SCALE_STEPS_PER_NAT = 16
+LOG_SCALE_MIN = math.log(SCALE_MIN)
+LOG_SCALE_MAX = LOG_SCALE_MIN + (SCALE_LEVELS - 1) / SCALE_STEPS_PER_NAT
+
+
+def _ste_clamp(x: Tensor, lo: float, hi: float) -> Tensor:
+    """Clamp in the forward pass, identity gradient in the backward pass."""
+    return x + (x.clamp(lo, hi) - x).detach()
+
+
+def scales_from_log(log_scale: Tensor) -> Tensor:
+    """Training-time Gaussian scale: exp of the clamped log-scale (same range as the coding table)."""
+    return torch.exp(_ste_clamp(log_scale, LOG_SCALE_MIN, LOG_SCALE_MAX))
+
+
+def scale_indices(log_scale: Tensor) -> Tensor:
+    """Coding-time scale index into :func:`scale_table` (integer, deterministic for exact inputs)."""
+    idx = torch.round((log_scale - LOG_SCALE_MIN) * SCALE_STEPS_PER_NAT)
+    return idx.clamp(0, SCALE_LEVELS - 1).to(torch.int64)
+
+
+def scale_table() -> np.ndarray:
+    """The coding-time scales, computed with Python's correctly rounded-in-practice ``math.exp``."""
+    return np.array([math.exp(LOG_SCALE_MIN + i / SCALE_STEPS_PER_NAT) for i in range(SCALE_LEVELS)])
+
+
+def gaussian_likelihood(residual: Tensor, scale: Tensor) -> Tensor:
+    """P(bin of width 1 centred on ``residual``) under N(0, scale), numerically stable in the tails."""
+    half = 0.5 / scale
+    r = residual.abs() / scale
+    # Use the upper tail on |r| so the difference of two small numbers stays accurate.
+    upper = torch.special.ndtr(half - r)
+    lower = torch.special.ndtr(-half - r)
+    return (upper - lower).clamp_min(LIKELIHOOD_FLOOR)
+
+
+class FactorizedDensity(nn.Module):
+    """Per-channel learned non-parametric density (Ballé et al. 2018, "entropy bottleneck").
+
+    Models the cumulative of each channel with a small monotone network. ``quantiles`` (lower, median,
+    upper) are learnt with :meth:`aux_loss`; coding quantises around the median.
+    """
+
+    def __init__(self, channels: int, filters: tuple[int, ...] = (3, 3, 3), init_scale: float = 10.0,
+                 tail_mass: float = 1e-9) -> None:
+        super().__init__()
+        self.channels = channels
+        self.tail_mass = tail_mass
+        dims = (1, *filters, 1)
+        scale = init_scale ** (1 / (len(filters) + 1))
+        self.matrices = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.factors = nn.ParameterList()
+        for i in range(len(filters) + 1):
+            init = math.log(math.expm1(1 / scale / dims[i + 1]))
+            self.matrices.append(nn.Parameter(torch.full((channels, dims[i + 1], dims[i]), init)))
+            self.biases.append(nn.Parameter(torch.empty(channels, dims[i + 1], 1).uniform_(-0.5, 0.5)))
+            if i < len(filters):
+                self.factors.append(nn.Parameter(torch.zeros(channels, dims[i + 1], 1)))
+        self.quantiles = nn.Parameter(torch.tensor([-init_scale, 0.0, init_scale]).repeat(channels, 1, 1))
+
+    def _logits_cumulative(self, v: Tensor) -> Tensor:
+        """v: (C, 1, N) -> logits of the cumulative, (C, 1, N), in v's dtype and device."""
+        for i, (matrix, bias) in enumerate(zip(self.matrices, self.biases)):
+            v = torch.matmul(F.softplus(matrix.to(v)), v) + bias.to(v)
+            if i < len(self.factors):
+                v = v + torch.tanh(self.factors[i].to(v)) * torch.tanh(v)
+        return v
+
+    @property
+    def medians(self) -> Tensor:
+        return self.quantiles[:, 0, 1]
+
+    def likelihood(self, y: Tensor) -> Tensor:
+        """Likelihood of each element of (B, C, H, W) ``y`` (already noisy or rounded)."""
+        b, c, h, w = y.shape
+        v = y.permute(1, 0, 2, 3).reshape(c, 1, -1)
+        lower = self._logits_cumulative(v - 0.5)
+        upper = self._logits_cumulative(v + 0.5)
+        sign = -torch.sign(lower + upper).detach()
+        lik = (torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).abs()
+        return lik.clamp_min(LIKELIHOOD_FLOOR).reshape(c, b, h, w).permute(1, 0, 2, 3)
+
+    def aux_loss(self) -> Tensor:
+        """Pulls ``quantiles`` to the tail_mass/2, 0.5 and 1 - tail_mass/2 points of each channel's CDF."""
+        logits = self._logits_cumulative(self.quantiles)
+        target_value = math.log(2 / self.tail_mass - 1)
+        target = torch.tensor([-target_value, 0.0, target_value], device=logits.device)
+        return (logits - target).abs().sum()
+
+    @torch.no_grad()
+    def coding_tables(self, medians: Tensor, max_half_range: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel symbol offsets and probability tables for coding ``round(y - median)``.
+
+        Returns ``(low, pmf)``: ``low[c]`` is the smallest offset of channel c, ``pmf[c, k]`` the probability
+        of offset ``low[c] + k`` (rows zero-padded to a common length). Evaluated in float64 on the CPU.
+        """
+        q = self.quantiles.detach().to("cpu", torch.float64)
+        med = medians.detach().to("cpu", torch.float64)
+        low = torch.floor(q[:, 0, 0] - med).clamp(-max_half_range, 0)
+        high = torch.ceil(q[:, 0, 2] - med).clamp(0, max_half_range)
+        length = int((high - low).max().item()) + 1
+        offsets = low[:, None] + torch.arange(length, dtype=torch.float64)[None, :]
+        points = (med[:, None] + offsets)[:, None, :]  # (C, 1, L)
+        lower = torch.sigmoid(self._logits_cumulative(points - 0.5))
+        upper = torch.sigmoid(self._logits_cumulative(points + 0.5))
+        pmf = (upper - lower).clamp_min(0)[:, 0, :]
+        pmf[offsets > high[:, None]] = 0
+        return low.to(torch.int64).numpy(), pmf.numpy()
+
