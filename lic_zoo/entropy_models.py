@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-LIKELIHOOD_FLOOR = 1e-9
+LIKELIHOOD_FLOOR = 2.0**-24  # the smallest probability constriction's 24-bit ANS models assign
 SCALE_MIN = 0.11
 SCALE_LEVELS = 128  # coding-time scale table: SCALE_MIN * exp(i / SCALE_STEPS_PER_NAT)
 SCALE_STEPS_PER_NAT = 16

@@ -6,6 +6,7 @@ back to grayscale; an alpha channel is dropped (composited on nothing: colour ch
 """
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -98,10 +99,13 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def save_png(image: Image.Image, path: str | os.PathLike) -> None:
+    """Write a PIL image as PNG, atomically."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    atomic_write(path, buf.getvalue())
+
+
 def save_image(x: torch.Tensor, path: str | os.PathLike, layout: str = "RGB") -> None:
     """Write a [0, 1] tensor as an 8-bit PNG, atomically."""
-    import io
-
-    buf = io.BytesIO()
-    tensor_to_pil(x, layout).save(buf, format="PNG")
-    atomic_write(path, buf.getvalue())
+    save_png(tensor_to_pil(x, layout), path)

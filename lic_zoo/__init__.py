@@ -1,0 +1,33 @@
+"""lic_zoo: learned image compression with multi-scale progressive probability models.
+
+Quick start::
+
+    import lic_zoo
+    codec = lic_zoo.load("msp-lite", quality=3)
+    data = codec.compress(image)          # float tensor (3, H, W) in [0, 1], or a PIL image
+    x_hat = lic_zoo.decode(data)          # (3, H, W) float tensor in [0, 1]
+"""
+from .bitstream import Limits
+from .codec import EncodeResult, MSPCodec, MSPOutput
+from .errors import (
+    CorruptStreamError,
+    DigestMismatchError,
+    LicZooError,
+    LimitExceededError,
+    ModelMismatchError,
+    UnknownModelError,
+    UnsupportedInputError,
+    WeightsUnavailableError,
+)
+from .profiles import PROFILES, Profile
+from .registry import ZooEntry, get_entry, list_entries
+from .zoo import decode, decode_file, load, load_local
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CorruptStreamError", "DigestMismatchError", "EncodeResult", "LicZooError", "LimitExceededError", "Limits",
+    "MSPCodec", "MSPOutput", "ModelMismatchError", "PROFILES", "Profile", "UnknownModelError",
+    "UnsupportedInputError", "WeightsUnavailableError", "ZooEntry", "decode", "decode_file", "get_entry",
+    "list_entries", "load", "load_local",
+]

@@ -1,0 +1,95 @@
+"""``lic-zoo compress | decompress | info | models``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import bitstream
+from ..codec import MSPCodec
+from ..errors import UnknownModelError
+from ..image_io import atomic_write, load_image, save_png
+from ..registry import METRICS, MODELS, list_entries
+from ..zoo import codec_for_stream, load, load_local
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("compress", help="compress an image file (PNG, JPEG, WebP, TIFF, ...) to a .lic file")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path)
+    p.add_argument("--model", default="msp-lite", help="zoo model name (see `lic-zoo models`)")
+    p.add_argument("--quality", type=int, default=3)
+    p.add_argument("--metric", default="mse", choices=METRICS)
+    p.add_argument("--weights", type=Path, help="use exported weights from this folder instead of the zoo's")
+    p.set_defaults(func=_compress)
+
+    p = subparsers.add_parser("decompress", help="decode a .lic file to PNG (the model is read from the header)")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path)
+    p.add_argument("--weights", type=Path, help="exported weights folder for streams made with non-zoo weights")
+    p.set_defaults(func=_decompress)
+
+    p = subparsers.add_parser("info", help="describe a .lic file: model, size, bpp, substreams")
+    p.add_argument("input", type=Path)
+    p.set_defaults(func=_info)
+
+    p = subparsers.add_parser("models", help="list the zoo")
+    p.add_argument("--all", action="store_true", help="include entries without published weights")
+    p.set_defaults(func=_models)
+
+
+def _codec(args: argparse.Namespace) -> MSPCodec:
+    if args.weights is not None:
+        return load_local(args.weights)
+    return load(args.model, quality=args.quality, metric=args.metric)
+
+
+def _compress(args: argparse.Namespace) -> int:
+    image, _ = load_image(args.input)  # read (and validate) before the model is loaded
+    codec = _codec(args)
+    data = codec.compress(image)
+    atomic_write(args.output, data)
+    h, w = image.shape[-2:]
+    print(f"{args.output}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp ({codec.model_name} q{codec.quality})")
+    return 0
+
+
+def _decompress(args: argparse.Namespace) -> int:
+    data = args.input.read_bytes()
+    codec = load_local(args.weights) if args.weights is not None else codec_for_stream(data)
+    image = codec.decompress_pil(data)
+    save_png(image, args.output)
+    print(f"{args.output}: {image.width}x{image.height} {image.mode}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    data = args.input.read_bytes()
+    header, reader = bitstream.read_header(data)
+    if header.model not in MODELS:
+        raise UnknownModelError(f"stream names unknown model {header.model!r}")
+    substreams = bitstream.read_substreams(reader, MODELS[header.model].scales + 1)
+    pixels = header.height * header.width
+    print(f"model:      {header.model} ({header.metric}, quality {header.quality})")
+    print(f"weights:    {header.digest.hex()}")
+    print(f"image:      {header.width}x{header.height} {header.layout}")
+    print(f"size:       {len(data)} bytes, {8 * len(data) / pixels:.4f} bpp")
+    print(f"header:     {len(data) - sum(map(len, substreams))} bytes (incl. checksum)")
+    names = ["factorised"] + [f"scale {s}" for s in reversed(range(len(substreams) - 1))]
+    for name, sub in zip(names, substreams):
+        print(f"substream:  {name:<10} {len(sub):>8} bytes")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    rows = [e for e in list_entries() if args.all or e.published is not None]
+    print(f"{'name':<22} {'profile':<7} {'metric':<8} {'q':>2} {'lambda':>8} {'steps':>5}  {'weights':<9} {'bpp':>6} {'PSNR':>6}")
+    for e in rows:
+        pub = e.published
+        where = "-" if pub is None else ("embedded" if pub.embedded else "hub")
+        bpp = f"{pub.bpp:.3f}" if pub and pub.bpp is not None else "-"
+        psnr = f"{pub.psnr:.2f}" if pub and pub.psnr is not None else "-"
+        print(f"{e.id:<22} {e.profile.name:<7} {e.metric:<8} {e.quality:>2} {e.lmbda:>8.4g} "
+              f"{e.profile.context_calls:>5}  {where:<9} {bpp:>6} {psnr:>6}")
+    if not rows:
+        print("no published checkpoints yet; `lic-zoo models --all` lists every entry of the zoo table")
+    return 0

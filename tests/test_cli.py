@@ -1,0 +1,147 @@
+"""The `lic-zoo` codec commands: real files in, real files out, one-line errors, no partial outputs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lic_zoo.cli import main
+from lic_zoo.hub import save_pretrained
+
+from conftest import synthetic_image
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    from lic_zoo import MSPCodec
+
+    codec = MSPCodec("lite", quality=2)
+    return save_pretrained(codec.state_dict(), codec.config, tmp_path_factory.mktemp("w") / "msp-lite-q2")
+
+
+@pytest.fixture(scope="module")
+def other_weights(tmp_path_factory):
+    torch.manual_seed(1)
+    from lic_zoo import MSPCodec
+
+    codec = MSPCodec("lite", quality=2)
+    return save_pretrained(codec.state_dict(), codec.config, tmp_path_factory.mktemp("w2") / "other")
+
+
+def rgb_array(h: int = 37, w: int = 53) -> np.ndarray:
+    return (synthetic_image(h, w).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def write_inputs(folder) -> dict[str, tuple]:
+    """One file per supported input kind: name -> (path, expected output mode)."""
+    rgb = rgb_array()
+    files = {}
+    for ext in ("png", "jpg", "webp", "tiff"):
+        Image.fromarray(rgb).save(folder / f"rgb.{ext}")
+        files[ext] = (folder / f"rgb.{ext}", "RGB")
+    Image.fromarray(rgb).convert("L").save(folder / "gray.png")
+    files["gray"] = (folder / "gray.png", "L")
+    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 128, np.uint8)], axis=2)
+    Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
+    files["rgba"] = (folder / "rgba.png", "RGB")
+    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257), "I;16").save(folder / "gray16.png")
+    files["gray16"] = (folder / "gray16.png", "L")
+    return files
+
+
+def run(*args) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.mark.parametrize("kind", ["png", "jpg", "webp", "tiff", "gray", "rgba", "gray16"])
+def test_compress_decompress_info(tmp_path, weights, kind, capsys):
+    path, mode = write_inputs(tmp_path)[kind]
+    assert run("compress", path, tmp_path / "out.lic", "--weights", weights) == 0
+    assert run("decompress", tmp_path / "out.lic", tmp_path / "out.png", "--weights", weights) == 0
+    with Image.open(tmp_path / "out.png") as out:
+        assert (out.format, out.mode, out.size) == ("PNG", mode, (53, 37))
+    assert run("info", tmp_path / "out.lic") == 0
+    info = capsys.readouterr().out
+    assert "msp-lite (mse, quality 2)" in info and "53x37" in info and "bpp" in info
+
+
+def test_sixteen_bit_keeps_precision(tmp_path):
+    from lic_zoo.image_io import load_image
+
+    ramp = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)
+    Image.fromarray(ramp, "I;16").save(tmp_path / "ramp16.png")
+    image, layout = load_image(tmp_path / "ramp16.png")
+    assert layout == "L" and len(torch.unique(image[0])) > 256  # not truncated to 8 bits on input
+
+
+def test_models_lists_the_zoo(capsys):
+    assert run("models", "--all") == 0
+    out = capsys.readouterr().out
+    assert "msp-lite-mse-q1" in out and "msp-extra-ms-ssim-q8" in out
+
+
+def one_line_error(capsys, code: int) -> str:
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert err.count("\n") == 0 and err.startswith("lic-zoo") and "Traceback" not in err, err
+    return err
+
+
+def test_missing_input(tmp_path, weights, capsys):
+    code = run("compress", tmp_path / "nope.png", tmp_path / "out.lic", "--weights", weights)
+    assert "nope.png" in one_line_error(capsys, code)
+    assert not (tmp_path / "out.lic").exists()
+
+
+def test_not_an_image(tmp_path, weights, capsys):
+    (tmp_path / "fake.png").write_text("hello")
+    code = run("compress", tmp_path / "fake.png", tmp_path / "out.lic", "--weights", weights)
+    assert "not a readable image" in one_line_error(capsys, code)
+    assert not (tmp_path / "out.lic").exists()
+
+
+@pytest.fixture
+def stream(tmp_path, weights):
+    Image.fromarray(rgb_array()).save(tmp_path / "in.png")
+    assert run("compress", tmp_path / "in.png", tmp_path / "in.lic", "--weights", weights) == 0
+    return (tmp_path / "in.lic").read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_broken_streams(tmp_path, weights, stream, damage, capsys):
+    data = {"truncate": stream[: len(stream) // 2],
+            "flip": stream[:20] + bytes([stream[20] ^ 1]) + stream[21:],
+            "garbage": b"hello world"}[damage]
+    (tmp_path / "bad.lic").write_bytes(data)
+    (tmp_path / "keep.png").write_bytes(b"previous content")
+    code = run("decompress", tmp_path / "bad.lic", tmp_path / "keep.png", "--weights", weights)
+    err = one_line_error(capsys, code)
+    assert "corrupt" in err or "truncated" in err or "not a lic_zoo stream" in err
+    assert (tmp_path / "keep.png").read_bytes() == b"previous content"  # nothing overwritten
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+def test_stream_from_other_weights(tmp_path, other_weights, stream, capsys):
+    (tmp_path / "s.lic").write_bytes(stream)
+    code = run("decompress", tmp_path / "s.lic", tmp_path / "out.png", "--weights", other_weights)
+    assert "weights" in one_line_error(capsys, code)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_unknown_model_and_quality(tmp_path, capsys):
+    Image.fromarray(rgb_array()).save(tmp_path / "in.png")
+    assert "unknown model" in one_line_error(capsys, run("compress", tmp_path / "in.png", tmp_path / "o.lic",
+                                                          "--model", "msp-huge"))
+    assert "unknown quality" in one_line_error(capsys, run("compress", tmp_path / "in.png", tmp_path / "o.lic",
+                                                            "--quality", "99"))
+
+
+def test_console_script_exit_code(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "lic_zoo.cli", "decompress", str(tmp_path / "x.lic"),
+                          str(tmp_path / "y.png")], capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr

@@ -1,0 +1,213 @@
+"""The codec core: exact round trips, the constant step count, rate accuracy, typed errors."""
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+import lic_zoo
+from lic_zoo import (
+    CorruptStreamError,
+    LicZooError,
+    LimitExceededError,
+    Limits,
+    ModelMismatchError,
+    MSPCodec,
+    UnknownModelError,
+    UnsupportedInputError,
+    WeightsUnavailableError,
+)
+from lic_zoo.context import ExactContextNetwork
+
+from codec_helpers import briefly_trained
+from conftest import synthetic_image
+
+PROFILES = ("lite", "base", "extra")
+
+
+@pytest.fixture(scope="module")
+def random_codecs() -> dict[str, MSPCodec]:
+    torch.manual_seed(0)
+    return {p: MSPCodec(p).eval() for p in PROFILES}
+
+
+@pytest.fixture(scope="module")
+def trained_codecs() -> dict[str, MSPCodec]:
+    return {p: briefly_trained(p) for p in PROFILES}
+
+
+def assert_round_trip(codec: MSPCodec, image: torch.Tensor) -> bytes:
+    result = codec.encode(image)
+    decoded = codec.decompress(result.data)
+    assert decoded.shape == image.shape
+    assert torch.equal(decoded, result.x_hat), "decoder disagrees with the encoder's prediction"
+    return result.data
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("size", [(1, 1), (17, 33), (500, 375)])
+def test_round_trip_random_init(random_codecs, profile, size):
+    assert_round_trip(random_codecs[profile], synthetic_image(*size, seed=1))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("size", [(1, 1), (17, 33), (500, 375)])
+def test_round_trip_trained(trained_codecs, profile, size):
+    assert_round_trip(trained_codecs[profile], synthetic_image(*size, seed=2))
+
+
+@pytest.mark.parametrize("size", [(768, 512), (2048, 1152)])
+def test_round_trip_large_lite(trained_codecs, size):
+    assert_round_trip(trained_codecs["lite"], synthetic_image(*size, seed=3))
+
+
+class CountingContext:
+    """Counts calls of the fixed-point context network (what the decoder runs)."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        original = ExactContextNetwork.__call__
+
+        def counted(net, x):
+            self.calls += 1
+            return original(net, x)
+
+        monkeypatch.setattr(ExactContextNetwork, "__call__", counted)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_sequential_steps_do_not_grow_with_image_size(random_codecs, profile, monkeypatch):
+    codec = random_codecs[profile]
+    counter = CountingContext(monkeypatch)
+    expected = {"lite": 6, "base": 18, "extra": 36}[profile]
+    assert codec.sequential_steps == expected == codec.profile.context_calls
+    for height, width in [(64, 64), (2048, 1152)]:
+        # The latent of an image this size; the transforms are not what is counted.
+        y = torch.randn(1, codec.profile.latent_channels, height // 16, width // 16, dtype=torch.float64) * 3
+        _, substreams = codec._encode_latent(y)
+        counter.calls = 0
+        codec._decode_latent(substreams, (height // 16, width // 16))
+        assert counter.calls == expected, (height, width)
+
+
+def test_full_decode_counts_the_same_steps(random_codecs, monkeypatch):
+    codec = random_codecs["lite"]
+    counter = CountingContext(monkeypatch)
+    data = codec.compress(synthetic_image(64, 64))
+    counter.calls = 0
+    codec.decompress(data)
+    assert counter.calls == codec.sequential_steps
+
+
+@pytest.mark.parametrize("profile", ["lite", "base"])
+def test_file_size_matches_estimated_bits(trained_codecs, profile):
+    codec = trained_codecs[profile]
+    image = synthetic_image(256, 384, seed=5)
+    with torch.no_grad():
+        estimate = codec(image[None]).bits.item()
+    data = codec.compress(image)
+    header_bytes = len(data) - sum(map(len, _substreams(codec, data)))
+    payload_bits = 8 * (len(data) - header_bytes)
+    assert abs(payload_bits - estimate) <= 0.01 * estimate + 8 * 4 * (codec.profile.scales + 1), (payload_bits, estimate)
+
+
+def _substreams(codec: MSPCodec, data: bytes) -> list[bytes]:
+    header, reader = lic_zoo.bitstream.read_header(data)
+    return lic_zoo.bitstream.read_substreams(reader, codec.profile.scales + 1)
+
+
+def test_training_forward_returns_rate_per_step(random_codecs):
+    codec = random_codecs["base"]
+    codec.train()
+    try:
+        x = synthetic_image(48, 80)[None].repeat(2, 1, 1, 1)
+        out = codec(x)
+    finally:
+        codec.eval()
+    assert out.x_hat.shape == x.shape
+    assert out.bits.shape == (2,)
+    assert len(out.likelihoods) == 1 + codec.sequential_steps
+    assert sum(lik.shape[1] for lik in out.likelihoods) == out.y.numel() // 2  # every element coded once
+    assert out.x_hat.requires_grad and out.bits.requires_grad
+
+
+def test_pil_and_grayscale_inputs(random_codecs):
+    codec = random_codecs["lite"]
+    rgb = synthetic_image(40, 56)
+    pil = Image.fromarray((rgb.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+    assert codec.decompress(codec.compress(pil)).shape == (3, 40, 56)
+    gray = codec.compress(rgb[:1])
+    assert codec.decompress_pil(gray).mode == "L"
+    assert codec.decompress_pil(codec.compress(pil.convert("L"))).mode == "L"
+
+
+# ------------------------------------------------------------------ errors
+def test_every_error_derives_from_the_base_class():
+    for cls in (CorruptStreamError, ModelMismatchError, UnsupportedInputError, LimitExceededError,
+                UnknownModelError, WeightsUnavailableError):
+        assert issubclass(cls, LicZooError)
+
+
+@pytest.fixture(scope="module")
+def stream(random_codecs) -> bytes:
+    return random_codecs["lite"].compress(synthetic_image(64, 96, seed=7))
+
+
+def test_truncated_stream(random_codecs, stream):
+    for cut in (0, 3, 10, len(stream) // 2, len(stream) - 1):
+        with pytest.raises(CorruptStreamError):
+            random_codecs["lite"].decompress(stream[:cut])
+
+
+def test_bit_flips_are_reported_as_corruption(random_codecs, stream):
+    for pos in range(5, len(stream), max(1, len(stream) // 25)):
+        damaged = bytearray(stream)
+        damaged[pos] ^= 0x10
+        with pytest.raises(CorruptStreamError):
+            random_codecs["lite"].decompress(bytes(damaged))
+
+
+def test_not_a_stream(random_codecs):
+    with pytest.raises(CorruptStreamError, match="magic"):
+        random_codecs["lite"].decompress(b"\x89PNG\r\n\x1a\n" + bytes(100))
+
+
+def test_stream_from_other_weights_or_model(random_codecs, stream):
+    torch.manual_seed(123)
+    with pytest.raises(ModelMismatchError, match="weights"):
+        MSPCodec("lite").eval().decompress(stream)
+    with pytest.raises(ModelMismatchError, match="msp-lite"):
+        random_codecs["base"].decompress(stream)
+    with pytest.raises(ModelMismatchError, match="quality"):
+        MSPCodec("lite", quality=4).eval().decompress(stream)
+
+
+def test_unknown_model_or_quality():
+    with pytest.raises(UnknownModelError, match="msp-lite"):
+        lic_zoo.load("msp-huge", quality=3)
+    with pytest.raises(UnknownModelError, match="quality"):
+        lic_zoo.load("msp-lite", quality=42)
+    with pytest.raises(UnknownModelError, match="metric"):
+        lic_zoo.load("msp-lite", quality=3, metric="lpips")
+
+
+def test_load_fresh_codec():
+    codec = lic_zoo.load("msp-base", quality=2, pretrained=False)
+    assert (codec.profile.name, codec.quality, codec.lmbda, codec.training) == ("base", 2, 0.0035, False)
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(4, 8, 8), torch.zeros(8, 8), torch.zeros(3, 0, 5),
+                                 torch.zeros(3, 8, 8, dtype=torch.uint8), torch.full((3, 4, 4), float("nan")),
+                                 "image.png"])
+def test_unsupported_inputs(random_codecs, bad):
+    with pytest.raises(UnsupportedInputError):
+        random_codecs["lite"].compress(bad)
+
+
+def test_limits_are_checked_before_work(random_codecs, stream):
+    codec = MSPCodec("lite").eval()
+    codec.limits = Limits(max_pixels=1000)
+    with pytest.raises(LimitExceededError):
+        codec.compress(synthetic_image(40, 40))
+    with pytest.raises(LimitExceededError):
+        lic_zoo.bitstream.read_header(stream, Limits(max_pixels=100))
