@@ -16,12 +16,14 @@ from .entropy_coding import FACTORIZED_HALF_RANGE, GAUSSIAN_HALF_RANGE, Decoder,
 from .entropy_models import scale_indices
 from .errors import ModelMismatchError
 from .image_io import as_image_tensor, tensor_to_pil
+from .lof import overfit_latent
 from .msp import MSPEntropyModel, Step, subsample
 from .profiles import Profile, get_profile
 from .registry import LAMBDAS
 from .transforms import STRIDE, AnalysisTransform, SynthesisTransform, pad_to_stride
 
 CONFIG_FORMAT = 1
+LOF_LR = 0.01
 
 
 @dataclass
@@ -94,31 +96,42 @@ class MSPCodec(nn.Module):
         return self.entropy.factorized.aux_loss()
 
     # ----------------------------------------------------------------- training
-    def forward(self, x: Tensor) -> MSPOutput:
-        """(B, 3, H, W) in [0, 1] -> reconstruction and estimated rate, over the decoder's step schedule."""
+    def forward(self, x: Tensor, *, noise: bool | None = None) -> MSPOutput:
+        """(B, 3, H, W) in [0, 1] -> reconstruction and estimated rate, over the decoder's step schedule.
+
+        Rates use additive noise when ``noise`` (default: in training mode), else rounding.
+        """
         height, width = x.shape[-2:]
         y = self.g_a(pad_to_stride(x))
-        y_hat, likelihoods = self.entropy(y)
+        y_hat, likelihoods = self.entropy(y, noise=noise)
         x_hat = self.g_s(y_hat)[..., :height, :width]
         bits = sum(-torch.log2(lik).sum(dim=1) for lik in likelihoods)
         return MSPOutput(x_hat, bits, likelihoods, y, y_hat)
 
     # ----------------------------------------------------------------- coding
     @torch.no_grad()
-    def encode(self, image: Tensor | Image.Image) -> EncodeResult:
-        """Compress one image; also returns the reconstruction the decoder will produce."""
+    def encode(self, image: Tensor | Image.Image, *, lof_steps: int | None = None, lof_lr: float = LOF_LR,
+               lof_seconds: float | None = None, progress: bool = False) -> EncodeResult:
+        """Compress one image; also returns the reconstruction the decoder will produce.
+
+        ``lof_steps`` latent-overfitting steps (default: the profile's budget; 0 disables), optionally capped
+        at ``lof_seconds``; see :mod:`lic_zoo.lof`. LOF never makes the result worse and needs no decoder change.
+        """
         x, layout = as_image_tensor(image)
         height, width = x.shape[-2:]
         self.limits.check(height, width)
-        device = self._device()
-        y = self.g_a(pad_to_stride(x[None].to(device)))
+        x = x[None].to(self._device())
+        y = self.g_a(pad_to_stride(x))
+        steps = self.profile.lof_steps if lof_steps is None else lof_steps
+        if steps > 0:
+            y = overfit_latent(self, x, y, steps=steps, lr=lof_lr, seconds=lof_seconds, progress=progress).y
         y_hat, substreams = self._encode_latent(y.to(torch.float64))
         header = Header(self.model_name, self.metric, self.quality, self.weights_digest(), height, width, layout)
         return EncodeResult(bitstream.pack(header, substreams), self._synthesize(y_hat, height, width), layout)
 
-    def compress(self, image: Tensor | Image.Image) -> bytes:
-        """Compress one image to the bytes of a .lic file."""
-        return self.encode(image).data
+    def compress(self, image: Tensor | Image.Image, *, lof_steps: int | None = None, **lof_options) -> bytes:
+        """Compress one image to the bytes of a .lic file (see :meth:`encode` for the LOF options)."""
+        return self.encode(image, lof_steps=lof_steps, **lof_options).data
 
     @torch.no_grad()
     def decompress(self, data: bytes) -> Tensor:

@@ -43,3 +43,19 @@ class CorruptWeightsError(WeightsUnavailableError):
 
 class PublishError(LicZooError):
     """Creating a Hub repo or uploading a checkpoint to it failed."""
+
+
+class MissingDependencyError(LicZooError, ImportError):
+    """An optional dependency (``pip install lic-zoo[bench]``) is not installed."""
+
+
+class CodecUnavailableError(MissingDependencyError):
+    """A classic codec's library or binary is missing, or it lacks the needed encoder."""
+
+
+class InvalidCurveError(LicZooError, ValueError):
+    """A results file or rate-distortion curve cannot be used (malformed, too few points, no overlap)."""
+
+
+class ExternalCodecError(LicZooError):
+    """A classic codec's library or binary failed on an input (the message carries its own error)."""

@@ -12,13 +12,11 @@ pinning, ``HF_HUB_OFFLINE`` and ``HF_ENDPOINT`` work as for any Hub model.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import math
 import os
-import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,15 +27,18 @@ from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub.utils import (
     EntryNotFoundError,
     HfHubHTTPError,
+    HFValidationError,
     LocalEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
+    validate_repo_id,
 )
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from .errors import CorruptWeightsError, DigestMismatchError, PublishError, WeightsUnavailableError
-from .model_card import PLOT_NAME, render_model_card
+from .image_io import atomic_write
+from .model_card import PLOT_NAME, WeightsInfo, render_model_card
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -45,26 +46,8 @@ CARD_NAME = "README.md"
 UPLOADED_FILES = (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME, PLOT_NAME)
 HUB_PREFIX = "hf-hub:"
 
-_REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
 # Everything huggingface_hub raises for an unreachable Hub, a refused request or a missing file.
 _HUB_ERRORS = (OSError, EntryNotFoundError, httpx2.HTTPError)
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``: readers never see half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -95,10 +78,10 @@ def save_pretrained(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {name: _storage_tensor(name, state_dict[name], dtype) for name in sorted(state_dict)}
-    write_atomic(directory / WEIGHTS_NAME, save(tensors, metadata={"format": "pt"}))
-    write_atomic(directory / CONFIG_NAME, _config_bytes(config))
+    atomic_write(directory / WEIGHTS_NAME, save(tensors, metadata={"format": "pt"}))
+    atomic_write(directory / CONFIG_NAME, _config_bytes(config))
     if model_card is not None:
-        write_atomic(directory / CARD_NAME, model_card.encode("utf-8"))
+        atomic_write(directory / CARD_NAME, model_card.encode("utf-8"))
     return directory
 
 
@@ -109,7 +92,8 @@ def _storage_tensor(name: str, tensor: torch.Tensor, dtype: torch.dtype) -> torc
     if not tensor.is_floating_point():
         return tensor.clone(memory_format=torch.contiguous_format)
     stored = tensor.to(dtype, memory_format=torch.contiguous_format, copy=True)
-    if (torch.isfinite(tensor) & ~torch.isfinite(stored)).any():
+    overflow = torch.isinf(stored)
+    if overflow.any() and torch.isfinite(tensor[overflow]).any():
         raise ValueError(f"state_dict[{name!r}] overflows {dtype}; save with a wider dtype")
     return stored
 
@@ -130,9 +114,10 @@ def load_pretrained(
     """Load ``(state_dict, config)`` from a checkpoint directory or a Hub repo (``hf-hub:ORG/NAME`` or ``ORG/NAME``).
 
     Floating-point tensors come back as float32. ``revision`` (branch, tag or commit) and the other Hub arguments
-    are those of :func:`download`. With ``sha256``, ``model.safetensors`` must have that digest, else
+    are those of :func:`download`; a directory has one version only, so they do not apply to it (pin its content
+    with ``sha256``). With ``sha256``, ``model.safetensors`` must have that digest, else
     :class:`DigestMismatchError`. Missing files and unreachable or offline Hubs raise
-    :class:`WeightsUnavailableError`.
+    :class:`WeightsUnavailableError`; unreadable files :class:`CorruptWeightsError`.
     """
     directory = _local_directory(source)
     if directory is None:
@@ -144,8 +129,6 @@ def load_pretrained(
             local_files_only=local_files_only,
             endpoint=endpoint,
         )
-    elif revision is not None:
-        raise ValueError(f"revision={revision!r} applies to Hub repos only, not to the directory {directory}")
     else:
         _require_checkpoint(directory)
         if sha256 is not None:
@@ -161,9 +144,18 @@ def _local_directory(source: str | os.PathLike[str]) -> Path | None:
         return None
     if os.path.isdir(source):
         return Path(source)
-    if _REPO_ID.fullmatch(source):
+    if _is_repo_id(source):
         return None
-    raise WeightsUnavailableError(f"{source!r} is neither a checkpoint directory nor a Hub repo id (ORG/NAME)")
+    raise WeightsUnavailableError(f"{source!r} is not a directory, nor a Hub repo id (ORG/NAME or hf-hub:ORG/NAME)")
+
+
+def _is_repo_id(text: str) -> bool:
+    """Whether ``text`` is a Hub repo id with an owner: ``ORG/NAME``."""
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return "/" in text
 
 
 def _require_checkpoint(directory: Path) -> None:
@@ -176,11 +168,19 @@ def verify_sha256(path: Path, expected: str) -> None:
     """Raise :class:`DigestMismatchError` unless the file at ``path`` has the sha256 ``expected``."""
     actual = file_sha256(path)
     if actual != expected.lower():
-        where = f"{path} (-> {path.resolve()})" if path.is_symlink() else str(path)
         raise DigestMismatchError(
-            f"{where} has sha256 {actual}, expected {expected}: the file is corrupted or was replaced; "
-            "delete it and download it again"
+            f"{path} has sha256 {actual}, expected {expected}: the file is corrupted or was replaced; "
+            f"delete {path.resolve()} and download it again"
         )
+
+
+def describe_weights(path: str | os.PathLike[str]) -> WeightsInfo:
+    """Digest, element count, storage dtypes and size of a ``model.safetensors`` file (header only, no tensors)."""
+    with safe_open(path, framework="pt") as file:
+        slices = [file.get_slice(name) for name in file.keys()]
+        num_values = sum(math.prod(part.get_shape()) for part in slices)
+        dtypes = tuple(sorted({part.get_dtype() for part in slices}))
+    return WeightsInfo(file_sha256(path), num_values, dtypes, os.path.getsize(path))
 
 
 def _read_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -210,7 +210,7 @@ def download(
     same commit as the weights, even when a branch moves between the two requests.
     """
     repo_id = repo_id.removeprefix(HUB_PREFIX)
-    if not _REPO_ID.fullmatch(repo_id):
+    if not _is_repo_id(repo_id):
         raise WeightsUnavailableError(f"{repo_id!r} is not a Hub repo id (ORG/NAME)")
     offline = _offline_mode() if local_files_only is None else local_files_only
     fetch = {"cache_dir": cache_dir, "local_files_only": offline, "endpoint": endpoint}
@@ -221,8 +221,9 @@ def download(
         # The cache holds files as snapshots/<commit>/<name>: pin config.json to that commit.
         hf_hub_download(repo_id, CONFIG_NAME, revision=weights.parent.name, **fetch)
     except _HUB_ERRORS as exc:
-        where = f"{repo_id}@{revision or constants.DEFAULT_REVISION}"
-        raise WeightsUnavailableError(_download_failure(exc, where, filename, offline, cache_dir, endpoint)) from exc
+        failure = _download_failure(exc, repo_id, revision or constants.DEFAULT_REVISION, filename, offline,
+                                    cache_dir or constants.HF_HUB_CACHE, endpoint or constants.ENDPOINT)
+        raise WeightsUnavailableError(failure) from exc
     if sha256 is not None:
         verify_sha256(weights, sha256)
     return weights.parent
@@ -233,13 +234,12 @@ def _offline_mode() -> bool:
 
 
 def _download_failure(
-    exc: Exception, where: str, filename: str, offline: bool, cache_dir: object, endpoint: str | None
+    exc: Exception, repo_id: str, revision: str, filename: str, offline: bool, cache_dir: object, hub: str
 ) -> str:
-    hub = endpoint or constants.ENDPOINT
+    where = f"{repo_id}@{revision}"
     if isinstance(exc, LocalEntryNotFoundError):
         reason = "offline mode is on (HF_HUB_OFFLINE)" if offline else f"cannot reach the Hugging Face Hub at {hub}"
-        return f"{reason} and {where} is not in the cache (HF_HUB_CACHE={cache_dir or constants.HF_HUB_CACHE})"
-    repo_id, _, revision = where.partition("@")
+        return f"{reason} and {where} is not in the cache (HF_HUB_CACHE={cache_dir})"
     if isinstance(exc, RevisionNotFoundError):
         return f"{repo_id} on {hub} has no revision {revision!r}"
     if isinstance(exc, RepositoryNotFoundError):
@@ -254,7 +254,8 @@ def _one_line(exc: BaseException) -> str:
         detail = exc.server_message or exc.response.reason_phrase
         return f"HTTP {exc.response.status_code}" + (f" {detail.splitlines()[0]}" if detail else "")
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return f"{line} ({_one_line(exc.__cause__)})" if exc.__cause__ is not None else line
 
 
 def push_to_hub(
@@ -284,7 +285,7 @@ def push_to_hub(
             commit_message=commit_message,
             allow_patterns=list(UPLOADED_FILES),
         )
-    except (*_HUB_ERRORS, ValueError) as exc:
+    except (*_HUB_ERRORS, ValueError, RuntimeError) as exc:  # LFS transfer failures arrive as RuntimeError
         raise PublishError(f"uploading {directory} to {repo_id} on {api.endpoint} failed: {_one_line(exc)}") from exc
     return commit.oid
 
@@ -313,12 +314,12 @@ def publish(
     card = render_model_card(
         config,
         repo_id=repo_id,
-        weights_path=directory / WEIGHTS_NAME,
+        weights=describe_weights(directory / WEIGHTS_NAME),
         rd_table_rows=rd_table_rows,
         rd_note=rd_note,
         plot_path=PLOT_NAME if (directory / PLOT_NAME).is_file() else None,
         recipe=recipe,
         training_data=training_data,
     )
-    write_atomic(directory / CARD_NAME, card.encode("utf-8"))
+    atomic_write(directory / CARD_NAME, card.encode("utf-8"))
     return push_to_hub(directory, repo_id, **push_options)

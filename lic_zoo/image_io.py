@@ -20,19 +20,22 @@ from .errors import UnsupportedInputError
 GRAY_MODES = {"L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "1"}
 
 
-def load_image(path: str | os.PathLike) -> tuple[torch.Tensor, str]:
-    """Read an image file as a float tensor (3, H, W) in [0, 1], plus its layout ("RGB" or "L")."""
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Open and fully read an image file with Pillow; typed errors for missing or unreadable files."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(2, "no such file", str(path))
     try:
         with Image.open(path) as img:
             img.load()
-            return pil_to_tensor(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+            return img
+    except (UnidentifiedImageError, SyntaxError, ValueError, OSError) as exc:
         raise UnsupportedInputError(f"{path}: not a readable image ({exc})") from None
+
+
+def load_image(path: str | os.PathLike) -> tuple[torch.Tensor, str]:
+    """Read an image file as a float tensor (3, H, W) in [0, 1], plus its layout ("RGB" or "L")."""
+    return pil_to_tensor(open_image(path))
 
 
 def pil_to_tensor(img: Image.Image) -> tuple[torch.Tensor, str]:

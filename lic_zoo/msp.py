@@ -126,14 +126,14 @@ class MSPEntropyModel(nn.Module):
             y_hat = current
         return y_hat
 
-    def forward(self, y: Tensor) -> tuple[Tensor, list[Tensor]]:
+    def forward(self, y: Tensor, *, noise: bool | None = None) -> tuple[Tensor, list[Tensor]]:
         """Training/estimation pass over the decoder's exact schedule.
 
         Returns the latent the decoder would see (mean-shifted rounding with straight-through gradients) and
-        the likelihoods of every step, factorised scale first, each flattened to (B, n_elements). In training
-        mode rates use additive uniform noise; in eval mode they use the rounded values.
+        the likelihoods of every step, factorised scale first, each flattened to (B, n_elements). Rates use
+        additive uniform noise when ``noise`` (default: in training mode), else straight-through rounding.
         """
-        noisy = self.training
+        noisy = self.training if noise is None else noise
         coarse = subsample(y, self.profile.scales)
         medians = self.coding_medians().to(y)[None, :, None, None]
         coarse_hat = _ste_round(coarse - medians) + medians
@@ -142,11 +142,11 @@ class MSPEntropyModel(nn.Module):
         targets = {s: subsample(y, s) for s in range(self.profile.scales)}
 
         def step_fn(step: Step, mean: Tensor, log_scale: Tensor) -> Tensor:
-            target = targets[step.scale][step.index()]
-            residual = target - mean
-            rate_residual = residual + torch.empty_like(residual).uniform_(-0.5, 0.5) if noisy else torch.round(residual)
+            residual = targets[step.scale][step.index()] - mean
+            rounded = _ste_round(residual)
+            rate_residual = residual + torch.empty_like(residual).uniform_(-0.5, 0.5) if noisy else rounded
             likelihoods.append(gaussian_likelihood(rate_residual, scales_from_log(log_scale)).flatten(1))
-            return _ste_round(residual) + mean
+            return rounded + mean
 
         y_hat = self.traverse(coarse_hat, tuple(y.shape[-2:]), self.context, step_fn)
         return y_hat, likelihoods

@@ -23,7 +23,7 @@ class Profile:
     context_blocks: int
     hidden_channels: int  # hidden state carried from step to step by the context network
     transform_blocks: int  # residual blocks per transform stage
-    lof_steps: int  # default latent-overfitting budget (encoder side)
+    lof_steps: int  # default latent-overfitting budget (encoder side); 0 until measured on trained models
 
     def __post_init__(self) -> None:
         if sum(self.groups) != self.latent_channels:
@@ -48,8 +48,8 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("lite", 64, 96, 2, (96,), 64, 2, 16, 0, 0),
-        Profile("base", 128, 192, 3, (32, 160), 128, 3, 32, 1, 200),
-        Profile("extra", 192, 320, 4, (16, 64, 240), 192, 5, 48, 2, 1000),
+        Profile("base", 128, 192, 3, (32, 160), 128, 3, 32, 1, 0),
+        Profile("extra", 192, 320, 4, (16, 64, 240), 192, 5, 48, 2, 0),
     )
 }
 

@@ -49,7 +49,7 @@ def load_local(directory: str | os.PathLike, *, device: str | torch.device = "cp
     """Build a codec from an exported folder (``model.safetensors`` + ``config.json``), in eval mode."""
     from .hub import load_pretrained
 
-    state, config = load_pretrained(str(directory))
+    state, config = load_pretrained(Path(directory))
     try:
         codec = MSPCodec.from_config(config)
     except (KeyError, TypeError, ValueError) as exc:

@@ -49,7 +49,7 @@ def write_inputs(folder) -> dict[str, tuple]:
     rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 128, np.uint8)], axis=2)
     Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
     files["rgba"] = (folder / "rgba.png", "RGB")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257), "I;16").save(folder / "gray16.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(folder / "gray16.png")
     files["gray16"] = (folder / "gray16.png", "L")
     return files
 
@@ -74,7 +74,7 @@ def test_sixteen_bit_keeps_precision(tmp_path):
     from lic_zoo.image_io import load_image
 
     ramp = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)
-    Image.fromarray(ramp, "I;16").save(tmp_path / "ramp16.png")
+    Image.fromarray(ramp).save(tmp_path / "ramp16.png")
     image, layout = load_image(tmp_path / "ramp16.png")
     assert layout == "L" and len(torch.unique(image[0])) > 256  # not truncated to 8 bits on input
 

@@ -44,33 +44,35 @@ def assert_round_trip(codec: MSPCodec, image: torch.Tensor) -> bytes:
     return result.data
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize("size", [(1, 1), (17, 33), (500, 375)])
+# Every profile at odd sizes; the largest images with lite only (the transforms dominate and are shared code).
+CASES = [(p, size) for p in PROFILES for size in [(1, 1), (17, 33), (75, 131)]] + [
+    ("lite", (500, 375)), ("lite", (768, 512)), ("base", (500, 375))]
+
+
+@pytest.mark.parametrize("profile,size", CASES)
 def test_round_trip_random_init(random_codecs, profile, size):
     assert_round_trip(random_codecs[profile], synthetic_image(*size, seed=1))
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize("size", [(1, 1), (17, 33), (500, 375)])
+@pytest.mark.parametrize("profile,size", CASES + [("lite", (2048, 1152))])
 def test_round_trip_trained(trained_codecs, profile, size):
     assert_round_trip(trained_codecs[profile], synthetic_image(*size, seed=2))
 
 
-@pytest.mark.parametrize("size", [(768, 512), (2048, 1152)])
-def test_round_trip_large_lite(trained_codecs, size):
-    assert_round_trip(trained_codecs["lite"], synthetic_image(*size, seed=3))
-
-
 class CountingContext:
-    """Counts calls of the fixed-point context network (what the decoder runs)."""
+    """Counts calls of the fixed-point context network (what the decoder runs).
 
-    def __init__(self, monkeypatch):
+    With ``compute=False`` each call returns zeros of the right shape instead of running the convolutions:
+    the decoding loop, the entropy coder and the count stay real, the 2K test of the big profiles stays fast.
+    """
+
+    def __init__(self, monkeypatch, compute: bool = True):
         self.calls = 0
         original = ExactContextNetwork.__call__
 
         def counted(net, x):
             self.calls += 1
-            return original(net, x)
+            return original(net, x) if compute else net._net._empty(x.to(torch.float64))
 
         monkeypatch.setattr(ExactContextNetwork, "__call__", counted)
 
@@ -78,7 +80,7 @@ class CountingContext:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_sequential_steps_do_not_grow_with_image_size(random_codecs, profile, monkeypatch):
     codec = random_codecs[profile]
-    counter = CountingContext(monkeypatch)
+    counter = CountingContext(monkeypatch, compute=profile == "lite")
     expected = {"lite": 6, "base": 18, "extra": 36}[profile]
     assert codec.sequential_steps == expected == codec.profile.context_calls
     for height, width in [(64, 64), (2048, 1152)]:

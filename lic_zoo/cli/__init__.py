@@ -17,11 +17,11 @@ EXIT_ERROR = 1  # the library refused the input or the operation failed
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import codec_commands
+    from . import codec_commands, hub_commands
 
     parser = argparse.ArgumentParser(prog="lic-zoo", description="Learned image compression model zoo.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (codec_commands,):
+    for module in (codec_commands, hub_commands):
         module.register(subparsers)
     return parser
 
@@ -34,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LicZooError as exc:
         print(f"lic-zoo {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # e.g. `lic-zoo models | head`
+        sys.stderr.close()
+        return 0
     except OSError as exc:  # missing files, permissions, full disk
         print(f"lic-zoo {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_ERROR

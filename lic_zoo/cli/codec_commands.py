@@ -7,7 +7,7 @@ from pathlib import Path
 from .. import bitstream
 from ..codec import MSPCodec
 from ..errors import UnknownModelError
-from ..image_io import atomic_write, load_image, save_png
+from ..image_io import atomic_write, open_image, save_png
 from ..registry import METRICS, MODELS, list_entries
 from ..zoo import codec_for_stream, load, load_local
 
@@ -44,11 +44,11 @@ def _codec(args: argparse.Namespace) -> MSPCodec:
 
 
 def _compress(args: argparse.Namespace) -> int:
-    image, _ = load_image(args.input)  # read (and validate) before the model is loaded
+    image = open_image(args.input)  # read (and validate) before the model is loaded
     codec = _codec(args)
     data = codec.compress(image)
     atomic_write(args.output, data)
-    h, w = image.shape[-2:]
+    w, h = image.size
     print(f"{args.output}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp ({codec.model_name} q{codec.quality})")
     return 0
 

@@ -1,0 +1,99 @@
+"""Decode (and encode) time of every MSP profile next to a serial context model and a hyperprior, one run.
+
+    python benchmarks/decode_speed.py [--sizes 768x512 2048x1152] [--repeats 3] [--threads 2]
+
+Each (model, size) runs in its own subprocess so that peak memory (max RSS) is its own. MSP codecs code a real
+image (synthetic, photo-like) end to end; the references decode the same latent size (H/16 x W/16, 192
+channels) with real entropy coding. Prints a markdown table; medians over ``--repeats`` (the serial model,
+being slow, runs once at sizes above 1 MP unless ``--repeats-serial`` says otherwise).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+MODELS = ("msp-lite", "msp-base", "msp-extra", "hyperprior", "serial-context")
+
+
+def _median_time(fn, repeats: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+def measure(model: str, height: int, width: int, repeats: int) -> dict:
+    """Run in the child process: time encode and decode of one model at one size."""
+    torch.manual_seed(0)
+    latent_shape = ((height + 15) // 16, (width + 15) // 16)
+    if model.startswith("msp-"):
+        from lic_zoo import MSPCodec
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from conftest import synthetic_image
+
+        codec = MSPCodec(model.removeprefix("msp-")).eval()
+        image = synthetic_image(height, width)
+        enc, data = _median_time(lambda: codec.compress(image), repeats)
+        dec, _ = _median_time(lambda: codec.decompress(data), repeats)
+        steps, size = codec.sequential_steps, len(data)
+    else:
+        from serial_baseline import HyperpriorCodec, SerialContextCodec, random_latents
+
+        codec = (SerialContextCodec() if model == "serial-context" else HyperpriorCodec()).eval()
+        y, z = random_latents(codec.n, codec.m, latent_shape)
+        enc, streams = _median_time(lambda: codec.encode(y, z), repeats)
+        dec, _ = _median_time(lambda: codec.decode(streams, latent_shape), repeats)
+        steps = latent_shape[0] * latent_shape[1] if model == "serial-context" else 1
+        size = sum(map(len, streams))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"model": model, "size": f"{width}x{height}", "encode_s": enc, "decode_s": dec, "steps": steps,
+            "bytes": size, "peak_rss_mb": peak, "repeats": repeats}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["768x512", "2048x1152"])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats-serial", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", nargs=4, metavar=("MODEL", "H", "W", "REPEATS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.child:
+        model, h, w, r = args.child
+        print(json.dumps(measure(model, int(h), int(w), int(r))))
+        return
+    print(f"torch {torch.__version__}, {args.threads} threads, {platform.machine()}, {torch.get_num_interop_threads()} interop")
+    print("| model | size | sequential steps | encode s | decode s | decode vs serial | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
+    for size in args.sizes:
+        w, h = map(int, size.split("x"))
+        rows = []
+        for model in args.models:
+            repeats = args.repeats_serial if model == "serial-context" and h * w > 1_000_000 else args.repeats
+            out = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--child", model,
+                                  str(h), str(w), str(repeats)], capture_output=True, text=True, check=True)
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        serial = next((r["decode_s"] for r in rows if r["model"] == "serial-context"), None)
+        for r in rows:
+            ratio = f"{serial / r['decode_s']:.1f}x faster" if serial else "-"
+            print(f"| {r['model']} | {r['size']} | {r['steps']} | {r['encode_s']:.2f} | {r['decode_s']:.2f} | {ratio} "
+                  f"| {r['peak_rss_mb']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""Hub distribution: safetensors checkpoints, the HF cache, offline use, publish/download, model cards, torch.hub.
+
+Nothing here reaches the network: uploads and downloads go to the loopback server of ``hub_server.py`` and
+huggingface_hub's default endpoint is pointed at a closed local port.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from hub_server import HubServer
+from huggingface_hub import HfApi, constants, file_download
+from safetensors import safe_open
+
+import lic_zoo
+from lic_zoo import hub, registry
+from lic_zoo.cli import main
+from lic_zoo.codec import MSPCodec
+from lic_zoo.errors import CorruptWeightsError, DigestMismatchError, PublishError, WeightsUnavailableError
+from lic_zoo.model_card import rd_rows_from_results, render_model_card
+
+from conftest import CLOSED_ENDPOINT
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+REPO_ID = "lic-zoo/msp-lite-mse-q3"
+
+
+@pytest.fixture
+def server():
+    with HubServer(token="hf_test_token") as running:
+        yield running
+
+
+class TinyCodec(torch.nn.Module):
+    """Stand-in with what the hub layer relies on: float parameters, float and integer buffers, a config."""
+
+    def __init__(self, width: int = 4):
+        super().__init__()
+        self.config = {"width": width, "name": "tiny"}
+        self.conv = torch.nn.Conv2d(3, width, 3)
+        self.register_buffer("cdf", torch.arange(12, dtype=torch.int32).reshape(3, 4))
+        self.register_buffer("offsets", torch.linspace(-3.0, 3.0, width))
+
+
+def export(directory: Path, seed: int = 0) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    codec = TinyCodec()
+    hub.save_pretrained(codec.state_dict(), codec.config, directory)
+    return codec.state_dict()
+
+
+def as_stored(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.half().float() if v.is_floating_point() else v for k, v in state_dict.items()}
+
+
+def assert_same(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    assert actual.keys() == expected.keys()
+    for name, tensor in expected.items():
+        assert actual[name].dtype == tensor.dtype and torch.equal(actual[name], tensor), name
+
+
+def publish(server: HubServer, directory: Path, repo_id: str = REPO_ID) -> str:
+    return hub.push_to_hub(directory, repo_id, token=server.token, endpoint=server.url)
+
+
+# -- local checkpoints --------------------------------------------------------------------------------------------
+
+
+def test_round_trip_rebuilds_the_codec_strictly(tmp_path: Path) -> None:
+    codec = MSPCodec("lite", quality=3)
+    hub.save_pretrained(codec.state_dict(), codec.config, tmp_path / "ckpt")
+    state, config = hub.load_pretrained(tmp_path / "ckpt")
+    rebuilt = MSPCodec.from_config(config)
+    result = rebuilt.load_state_dict(state, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
+    assert_same(rebuilt.state_dict(), as_stored(codec.state_dict()))
+
+
+def test_files_are_deterministic_narrow_and_sorted(tmp_path: Path) -> None:
+    state = TinyCodec().state_dict()
+    hub.save_pretrained(state, {"b": 1, "a": [1, 2]}, tmp_path / "one")
+    hub.save_pretrained(dict(reversed(state.items())), {"a": [1, 2], "b": 1}, tmp_path / "two", model_card="# card\n")
+    for name in (hub.WEIGHTS_NAME, hub.CONFIG_NAME):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert (tmp_path / "one" / hub.CONFIG_NAME).read_text() == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
+    assert not (tmp_path / "one" / hub.CARD_NAME).exists() and (tmp_path / "two" / hub.CARD_NAME).is_file()
+    with safe_open(tmp_path / "one" / hub.WEIGHTS_NAME, framework="pt") as file:
+        assert file.metadata() == {"format": "pt"}
+        assert {name: file.get_slice(name).get_dtype() for name in file.keys()} == {
+            "cdf": "I32", "conv.bias": "F16", "conv.weight": "F16", "offsets": "F16"}
+    assert not list(tmp_path.glob("*/.*.tmp"))
+
+    hub.save_pretrained(state, {}, tmp_path / "bf16", dtype=torch.bfloat16)
+    loaded, _ = hub.load_pretrained(tmp_path / "bf16")
+    assert torch.equal(loaded["offsets"], state["offsets"].bfloat16().float())
+
+
+def test_save_refuses_values_that_overflow_float16(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\['big'\] overflows torch.float16"):
+        hub.save_pretrained({"big": torch.tensor([1e6])}, {}, tmp_path)
+
+
+def test_local_failures_are_typed(tmp_path: Path) -> None:
+    expected = as_stored(export(tmp_path / "ckpt"))
+    weights = tmp_path / "ckpt" / hub.WEIGHTS_NAME
+    good = hub.file_sha256(weights)
+    state, _ = hub.load_pretrained(str(tmp_path / "ckpt"), sha256=good.upper())
+    assert_same(state, expected)
+
+    with pytest.raises(DigestMismatchError) as caught:
+        hub.load_pretrained(tmp_path / "ckpt", sha256="0" * 64)
+    assert str(weights) in str(caught.value) and good in str(caught.value) and "0" * 64 in str(caught.value)
+
+    weights.write_bytes(weights.read_bytes()[:-7])
+    with pytest.raises(CorruptWeightsError, match="cannot read the checkpoint"):
+        hub.load_pretrained(tmp_path / "ckpt")
+    with pytest.raises(WeightsUnavailableError, match=r"has no model\.safetensors"):
+        hub.load_pretrained(tmp_path)
+    with pytest.raises(WeightsUnavailableError, match="not a directory, nor a Hub repo id"):
+        hub.load_pretrained(str(tmp_path / "missing" / "deeper" / "folder"))
+
+
+# -- the Hub: upload, download, cache, offline --------------------------------------------------------------------
+
+
+def test_push_then_download_pins_revisions(tmp_path: Path, server: HubServer) -> None:
+    first = as_stored(export(tmp_path / "v1", seed=1))
+    second = as_stored(export(tmp_path / "v2", seed=2))
+    sha1, sha2 = publish(server, tmp_path / "v1"), publish(server, tmp_path / "v2")
+    assert re.fullmatch("[0-9a-f]{40}", sha1) and sha1 != sha2
+
+    uploads = [path for method, path in server.requests if method in ("PUT", "POST")]
+    assert f"/{REPO_ID}.git/info/lfs/objects/batch" in uploads and f"/api/models/{REPO_ID}/commit/main" in uploads
+    assert not any("xet" in path for path in uploads)
+    assert HfApi(endpoint=server.url).model_info(REPO_ID).sha == sha2
+    assert {s.rfilename for s in HfApi(endpoint=server.url).model_info(REPO_ID, revision=sha1).siblings} == {
+        ".gitattributes", hub.WEIGHTS_NAME, hub.CONFIG_NAME}
+
+    digest = hub.file_sha256(tmp_path / "v1" / hub.WEIGHTS_NAME)
+    state, config = hub.load_pretrained(f"hf-hub:{REPO_ID}", revision=sha1, sha256=digest, endpoint=server.url)
+    assert_same(state, first)
+    assert config == TinyCodec().config
+    latest, _ = hub.load_pretrained(REPO_ID, endpoint=server.url)
+    assert_same(latest, second)
+
+
+def test_offline_loads_come_from_the_cache(tmp_path: Path, server: HubServer, monkeypatch: pytest.MonkeyPatch,
+                                           isolated_hub: Path) -> None:
+    expected = as_stored(export(tmp_path / "ckpt"))
+    sha = publish(server, tmp_path / "ckpt")
+    folder = hub.download(REPO_ID, revision=sha, endpoint=server.url)
+    assert folder.parent.parent == isolated_hub / "models--lic-zoo--msp-lite-mse-q3" and folder.name == sha
+    hub.download(REPO_ID, endpoint=server.url)  # records refs/main in the cache
+
+    server.stop()  # nothing may be fetched from now on
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for revision in (sha, None):
+        state, _ = hub.load_pretrained(REPO_ID, revision=revision, endpoint=server.url)
+        assert_same(state, expected)
+
+
+def test_a_corrupted_cached_file_is_caught_by_its_digest(tmp_path: Path, server: HubServer) -> None:
+    export(tmp_path / "ckpt")
+    digest = hub.file_sha256(tmp_path / "ckpt" / hub.WEIGHTS_NAME)
+    sha = publish(server, tmp_path / "ckpt")
+    cached = hub.download(REPO_ID, revision=sha, sha256=digest, endpoint=server.url) / hub.WEIGHTS_NAME
+    data = bytearray(cached.read_bytes())
+    data[-1] ^= 0xFF
+    cached.resolve().write_bytes(bytes(data))
+
+    with pytest.raises(DigestMismatchError) as caught:
+        hub.load_pretrained(REPO_ID, revision=sha, sha256=digest, endpoint=server.url)
+    message = str(caught.value)
+    assert str(cached) in message and digest in message and hub.file_sha256(cached) in message
+
+
+def test_offline_with_an_empty_cache(monkeypatch: pytest.MonkeyPatch, isolated_hub: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsUnavailableError) as caught:
+        hub.load_pretrained(REPO_ID, revision="abc123")
+    assert str(caught.value) == (
+        f"offline mode is on (HF_HUB_OFFLINE) and {REPO_ID}@abc123 is not in the cache (HF_HUB_CACHE={isolated_hub})")
+
+
+@pytest.mark.parametrize(("repo_id", "revision", "message"), [
+    ("lic-zoo/missing", None, "lic-zoo/missing does not exist on http://127.0.0.1:"),
+    (REPO_ID, "no-such-branch", f"{REPO_ID} on http://127.0.0.1:\\d+ has no revision 'no-such-branch'"),
+    ("lic-zoo/empty", None, "lic-zoo/empty@main on http://127.0.0.1:\\d+ has no model.safetensors"),
+])
+def test_hub_failures_are_one_line(tmp_path: Path, server: HubServer, repo_id: str, revision: str | None,
+                                   message: str) -> None:
+    export(tmp_path / "ckpt")
+    publish(server, tmp_path / "ckpt")
+    server.create_repo("lic-zoo/empty")
+    with pytest.raises(WeightsUnavailableError, match=message) as caught:
+        hub.load_pretrained(repo_id, revision=revision, endpoint=server.url)
+    assert "\n" not in str(caught.value)
+
+
+def test_unreachable_hub_and_empty_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(file_download, "_DEFAULT_RETRY_ON_EXCEPTIONS", ())  # skip ~20 s of retries with backoff
+    with pytest.raises(WeightsUnavailableError, match=f"cannot reach the Hugging Face Hub at {CLOSED_ENDPOINT} and"):
+        hub.load_pretrained(REPO_ID)
+
+
+def test_push_errors_are_typed(tmp_path: Path, server: HubServer) -> None:
+    export(tmp_path / "ckpt")
+    with pytest.raises(PublishError, match="HTTP 401 Invalid credentials"):
+        hub.push_to_hub(tmp_path / "ckpt", REPO_ID, token="wrong", endpoint=server.url)
+
+
+# -- model card and CLI -------------------------------------------------------------------------------------------
+
+
+def test_model_card_shows_what_it_is_given() -> None:
+    rows = rd_rows_from_results({"name": "msp-lite", "results": {"bpp": [0.41234, 0.8], "psnr-rgb": [31.2345, 34.5]}})
+    card = render_model_card({"profile": {"name": "lite"}}, repo_id=REPO_ID, rd_table_rows=rows,
+                             recipe="trainer:\n  max_steps: 10\n", plot_path="rd-curve.png")
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["library_name"] == "lic-zoo" and "image-compression" in front["tags"] and front["license"]
+    assert "| bpp | PSNR-RGB (dB) |" in card and "| 0.4123 | 31.23 |" in card and "| 0.8 | 34.5 |" in card
+    assert "max_steps: 10" in card and "![rate-distortion curve](rd-curve.png)" in card
+    assert 'lic_zoo.load("msp-lite", quality=3, metric="mse")' in card and "λ = 0.0067" in card
+    bare = render_model_card({}, repo_id="someone/custom-codec")
+    assert "No measured results were published" in bare and "lic_zoo.load(" not in bare and "![" not in bare
+
+
+def test_cli_publish_and_download(tmp_path: Path, server: HubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    export(tmp_path / "ckpt")
+    (tmp_path / "results.json").write_text(json.dumps(
+        {"name": "msp-lite", "description": "eval-768x512, no LOF", "results": {"bpp": [0.5], "psnr-rgb": [30.25]}}))
+    (tmp_path / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n fake")
+    assert main(["publish", str(tmp_path / "ckpt"), "--repo", REPO_ID, "--endpoint", server.url, "--token",
+                 server.token, "--results", str(tmp_path / "results.json"), "--plot", str(tmp_path / "plot.png")]) == 0
+    sha = capsys.readouterr().out.strip()
+    _, tree = server.tree(REPO_ID, sha)
+    assert set(tree) == {".gitattributes", "README.md", "config.json", "model.safetensors", "rd-curve.png"}
+    card = tree["README.md"].data.decode()
+    assert "| 0.5 | 30.25 |" in card and "eval-768x512, no LOF" in card
+    assert hub.file_sha256(tmp_path / "ckpt" / hub.WEIGHTS_NAME) in card
+
+    assert main(["download", REPO_ID, "--revision", sha, "--endpoint", server.url]) == 0
+    folder = Path(capsys.readouterr().out.strip())
+    assert (folder / "model.safetensors").read_bytes() == (tmp_path / "ckpt" / "model.safetensors").read_bytes()
+
+
+@pytest.mark.parametrize("argv", [
+    ["publish", "{tmp}", "--repo", REPO_ID, "--endpoint", "{url}"],
+    ["download", "lic-zoo/missing", "--endpoint", "{url}"],
+])
+def test_cli_failures_are_one_line(tmp_path: Path, server: HubServer, capsys: pytest.CaptureFixture[str],
+                                   argv: list[str]) -> None:
+    assert main([arg.format(tmp=tmp_path, url=server.url) for arg in argv]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"lic-zoo {argv[0]}: error:")
+
+
+# -- torch.hub ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(lic_zoo, "load"), reason="lic_zoo.load is not implemented yet")
+def test_torch_hub_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    codec = torch.hub.load(str(REPO_DIR), "msp_lite", source="local", pretrained=False, quality=3)
+    assert isinstance(codec, MSPCodec) and codec.quality == 3 and not codec.training
+
+    key = ("msp-base", "mse", 4)
+    published = registry.Published(revision="0" * 40, sha256="1" * 64, embedded=False, bpp=0.4321, psnr=31.5)
+    monkeypatch.setitem(registry.ZOO, key, replace(registry.ZOO[key], published=published))
+    spec = importlib.util.spec_from_file_location("hubconf_under_test", REPO_DIR / "hubconf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    entry_points = [name for name in dir(module) if callable(getattr(module, name)) and not name.startswith("_")]
+    assert entry_points == ["msp_base", "msp_extra", "msp_lite"]  # what torch.hub.list reports
+    assert "mse q4: 0.4321 bpp, 31.50 dB PSNR-RGB" in module.msp_base.__doc__
+    assert "not yet published" in module.msp_lite.__doc__
