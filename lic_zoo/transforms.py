@@ -12,6 +12,8 @@ class SimplifiedGDN(nn.Module):
     """Simplified generalised divisive normalisation (Johnston et al. 2019): x / (beta + gamma |x|).
 
     ``inverse=True`` multiplies instead (IGDN). Parameters are kept positive by reparametrising through abs.
+    The 1x1 channel mixing is a matrix product rather than a convolution: oneDNN's 1x1 convolution rounds
+    differently with the thread count, the BLAS product does not, so decoded pixels do not depend on it.
     """
 
     def __init__(self, channels: int, *, inverse: bool = False) -> None:
@@ -21,7 +23,9 @@ class SimplifiedGDN(nn.Module):
         self.gamma = nn.Parameter(0.1 * torch.eye(channels).view(channels, channels, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        norm = F.conv2d(x.abs(), self.gamma.abs(), self.beta.abs() + 1e-6)
+        b, c, h, w = x.shape
+        mix = torch.matmul(self.gamma.abs().flatten(1), x.abs().reshape(b, c, h * w)).view(b, c, h, w)
+        norm = mix + (self.beta.abs() + 1e-6)[:, None, None]
         return x * norm if self.inverse else x / norm
 
 

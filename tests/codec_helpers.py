@@ -8,7 +8,7 @@ from lic_zoo import MSPCodec
 from conftest import synthetic_image
 
 
-def briefly_trained(profile: str, steps: int = 8, crop: int = 48, seed: int = 0) -> MSPCodec:
+def briefly_trained(profile: str, steps: int = 12, crop: int = 48, seed: int = 0) -> MSPCodec:
     """A codec trained for a few Adam steps on synthetic crops: enough to move every part off its init.
 
     The factorised density's quantiles then get their own aux-only steps (cheap: no image involved), as

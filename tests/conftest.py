@@ -48,3 +48,18 @@ def synthetic_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
     img = np.stack(channels) + rng.normal(0, 0.02, (3, height, width))
     img = (img - img.min()) / (np.ptp(img) + 1e-9)
     return torch.from_numpy(img.astype(np.float32))
+
+
+@pytest.fixture(scope="session")
+def trained_codec():
+    """``trained_codec(profile)``: a briefly trained codec, trained once per session (do not modify it)."""
+    from codec_helpers import briefly_trained
+
+    cache = {}
+
+    def get(profile: str):
+        if profile not in cache:
+            cache[profile] = briefly_trained(profile)
+        return cache[profile]
+
+    return get

@@ -19,7 +19,6 @@ from lic_zoo import (
 )
 from lic_zoo.context import ExactContextNetwork
 
-from codec_helpers import briefly_trained
 from conftest import synthetic_image
 
 PROFILES = ("lite", "base", "extra")
@@ -32,8 +31,8 @@ def random_codecs() -> dict[str, MSPCodec]:
 
 
 @pytest.fixture(scope="module")
-def trained_codecs() -> dict[str, MSPCodec]:
-    return {p: briefly_trained(p) for p in PROFILES}
+def trained_codecs(trained_codec) -> dict[str, MSPCodec]:
+    return {p: trained_codec(p) for p in PROFILES}
 
 
 def assert_round_trip(codec: MSPCodec, image: torch.Tensor) -> bytes:

@@ -7,13 +7,12 @@ import torch
 from lic_zoo.lof import overfit_latent, true_cost
 from lic_zoo.transforms import pad_to_stride
 
-from codec_helpers import briefly_trained
 from conftest import synthetic_image
 
 
 @pytest.fixture(scope="module")
-def codec():
-    return briefly_trained("lite", steps=30)
+def codec(trained_codec):
+    return trained_codec("lite")
 
 
 def test_lof_stream_decodes_with_the_unchanged_decoder(codec):
