@@ -103,7 +103,8 @@ class MSPCodec(nn.Module):
         """
         height, width = x.shape[-2:]
         y = self.g_a(pad_to_stride(x))
-        y_hat, likelihoods = self.entropy(y, noise=noise)
+        with torch.autocast(device_type=y.device.type, enabled=False):  # rates in float32 under mixed precision
+            y_hat, likelihoods = self.entropy(y.float(), noise=noise)
         x_hat = self.g_s(y_hat)[..., :height, :width]
         bits = sum(-torch.log2(lik).sum(dim=1) for lik in likelihoods)
         return MSPOutput(x_hat, bits, likelihoods, y, y_hat)

@@ -1,0 +1,118 @@
+"""From a training checkpoint to a distributable one: ``model.safetensors`` + ``config.json``.
+
+A Lightning ``.ckpt`` written by :class:`~lic_zoo.training.module.MSPLightningModule` carries the codec's config
+under :data:`CHECKPOINT_KEY`; export rebuilds the codec from that config, refuses weights that do not fit it exactly
+(missing, extra or reshaped tensors, or a profile that is not lic_zoo's profile of that name), and writes the
+folder with :func:`lic_zoo.hub.save_pretrained`. Nothing here imports Lightning.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..codec import MSPCodec
+from ..errors import CorruptWeightsError, ModelMismatchError
+from ..hub import load_pretrained, save_pretrained
+from ..profiles import PROFILES, Profile
+from ..registry import list_entries
+from ..zoo import load
+
+CHECKPOINT_KEY = "lic_zoo"  # entry of a training checkpoint holding {"codec_config": MSPCodec.config}
+_CODEC_PREFIX = "codec."
+
+StateDict = dict[str, torch.Tensor]
+
+
+def read_training_checkpoint(path: str | os.PathLike[str]) -> tuple[StateDict, dict[str, Any]]:
+    """The codec's ``(state_dict, config)`` from a training ``.ckpt`` (loaded with ``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(2, "no such checkpoint", str(path))
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        raise CorruptWeightsError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0]})") from None
+    if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise ModelMismatchError(f"{path} is not a lic_zoo training checkpoint (no {CHECKPOINT_KEY!r} entry)")
+    weights = checkpoint["state_dict"]
+    state = {name.removeprefix(_CODEC_PREFIX): v for name, v in weights.items() if name.startswith(_CODEC_PREFIX)}
+    return state, checkpoint[CHECKPOINT_KEY]["codec_config"]
+
+
+def load_codec_weights(source: str) -> tuple[StateDict, dict[str, Any]]:
+    """``(state_dict, config)`` from a training ``.ckpt``, a zoo id (``msp-lite-mse-q3``), a checkpoint folder or a
+    Hub repo (``hf-hub:ORG/NAME``)."""
+    if source.endswith(".ckpt"):
+        return read_training_checkpoint(source)
+    zoo = {entry.id: entry for entry in list_entries()}
+    if source in zoo:
+        entry = zoo[source]
+        codec = load(entry.model, quality=entry.quality, metric=entry.metric)
+        return codec.state_dict(), codec.config
+    return load_pretrained(source)
+
+
+def _profile(config: dict[str, Any]) -> Profile | None:
+    try:
+        return Profile.from_dict(config["profile"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def build_codec(state: StateDict, config: dict[str, Any], *, source: object) -> MSPCodec:
+    """Rebuild the codec ``config`` describes and load ``state`` into it; refuse anything that does not match."""
+    try:
+        codec = MSPCodec.from_config(config)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelMismatchError(f"{source}: the codec config is incomplete or invalid ({exc!r})") from None
+    if PROFILES.get(codec.profile.name) != codec.profile:
+        raise ModelMismatchError(f"{source}: its profile {codec.profile.name!r} differs from lic_zoo's profile of "
+                                 "that name")
+    if config.get("model") != codec.model_name:
+        raise ModelMismatchError(f"{source}: its config names model {config.get('model')!r} for a "
+                                 f"{codec.model_name} profile")
+    load_into_codec(codec, state, config, source=source)
+    return codec
+
+
+def load_into_codec(codec: MSPCodec, state: StateDict, config: dict[str, Any], *, source: object) -> None:
+    """Load weights of the same profile into ``codec`` (other quality or lambda is fine: that is fine-tuning)."""
+    if _profile(config) != codec.profile:
+        raise ModelMismatchError(f"{source} holds a {config.get('model', 'unknown')} checkpoint, which does not fit "
+                                 f"this {codec.model_name} codec")
+    expected = codec.state_dict()
+    problems = [f"missing {k}" for k in sorted(expected.keys() - state.keys())]
+    problems += [f"unexpected {k}" for k in sorted(state.keys() - expected.keys())]
+    problems += [f"{k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}"
+                 for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ModelMismatchError(f"{source}: weights do not match the {codec.model_name} config: "
+                                 f"{'; '.join(problems[:3])}{more}")
+    codec.load_state_dict(state)
+
+
+def export_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    model: str | None = None,
+    metric: str | None = None,
+    quality: int | None = None,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Write ``model.safetensors`` + ``config.json`` for the codec in a training checkpoint.
+
+    ``model``, ``metric`` and ``quality``, when given, must be what the checkpoint holds
+    (:class:`ModelMismatchError` otherwise). Returns the output folder.
+    """
+    state, config = read_training_checkpoint(checkpoint)
+    for key, wanted in (("model", model), ("metric", metric), ("quality", quality)):
+        if wanted is not None and config.get(key) != wanted:
+            raise ModelMismatchError(f"{checkpoint} holds {key} {config.get(key)!r}, not {wanted!r}")
+    codec = build_codec(state, config, source=checkpoint)
+    return save_pretrained(codec.state_dict(), codec.config, out_dir, dtype=dtype)

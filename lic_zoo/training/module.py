@@ -1,0 +1,236 @@
+"""LightningModules that train the MSP codecs on the rate-distortion loss.
+
+One implementation, :class:`MSPLightningModule`; the classes the CLI selects (``MSPLite``, ``MSPBase``,
+``MSPExtra``) only fix the profile. The codec itself stays a plain ``nn.Module`` (``self.codec``).
+
+Optimisation is manual, with one Adam holding two parameter groups:
+
+- ``main``: every codec parameter except the factorised density's ``quantiles``, trained on the RD loss
+  ``R + lambda * 255^2 * MSE`` (metric "mse") or ``R + lambda * (1 - MS-SSIM)`` (metric "ms-ssim"), with gradient
+  clipping and a warm-up + cosine learning-rate schedule;
+- ``aux``: the ``quantiles`` alone, trained on the codec's auxiliary loss at a constant learning rate. Their
+  gradient is taken with ``torch.autograd.grad``, so the auxiliary loss never reaches the density network itself
+  (as in CompressAI) and never goes through DDP: the quantiles are excluded from DDP and stay equal on every rank
+  because their loss depends only on parameters that DDP keeps equal.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, ClassVar, Literal
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.image import MultiScaleStructuralSimilarityIndexMeasure, PeakSignalNoiseRatio
+
+from ..codec import MSPCodec, MSPOutput
+from ..image_io import to_uint8
+from ..losses import rd_loss
+from ..registry import get_entry
+from .export import CHECKPOINT_KEY, load_codec_weights, load_into_codec
+
+QUANTILES = "codec.entropy.factorized.quantiles"
+MS_SSIM_MIN_SIDE = 161  # torchmetrics' 5-scale MS-SSIM with an 11x11 window needs sides > 160
+
+
+def lr_factor(step: int, *, warmup: int, total: int, final: float, schedule: str) -> float:
+    """Learning-rate multiplier at ``step``: linear warm-up, then constant or cosine decay to ``final`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant" or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / (total - warmup))
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _constant(step: int) -> float:
+    return 1.0
+
+
+def _eval_metrics() -> MetricCollection:
+    return MetricCollection({
+        "loss": MeanMetric(), "bpp": MeanMetric(), "psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3)),
+        "ms_ssim": MultiScaleStructuralSimilarityIndexMeasure(data_range=1.0),
+        "real_bpp": MeanMetric(), "real_psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3)),
+    }, compute_groups=False)
+
+
+class MSPLightningModule(pl.LightningModule):
+    """Trains an :class:`~lic_zoo.codec.MSPCodec` of the subclass's ``PROFILE``.
+
+    Args:
+        quality: zoo quality index; sets lambda from ``lic_zoo.registry.LAMBDAS[metric]`` (MSE: 1..8 =
+            0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18).
+        metric: distortion of the RD loss, "mse" or "ms-ssim".
+        lmbda: explicit lambda, overriding the quality's (the quality still names the checkpoint).
+        lr: peak learning rate of the networks (Adam).
+        aux_lr: learning rate of the factorised density's quantiles (constant).
+        lr_schedule: "cosine" (decay to ``final_lr_factor * lr`` at the last step) or "constant".
+        warmup_steps: linear warm-up steps from ``lr / warmup_steps`` to ``lr``.
+        final_lr_factor: learning rate at the end of the cosine, relative to ``lr``.
+        grad_clip: max global norm of the network gradients (0 = no clipping).
+        real_bpp_images: validation images that are also really compressed and decompressed each validation
+            (``val/real_bpp``, ``val/real_psnr``); ``test`` does it for every image.
+        init_from: weights to start from (fine-tuning): a zoo id such as ``msp-lite-mse-q3``, an exported
+            checkpoint folder, a Hub repo (``hf-hub:ORG/NAME``) or a training ``.ckpt``. Same profile required.
+        compile_networks: ``torch.compile`` the transforms and the context network (in place: checkpoints keep
+            their parameter names).
+    """
+
+    PROFILE: ClassVar[str]
+
+    def __init__(
+        self,
+        quality: int = 3,
+        metric: Literal["mse", "ms-ssim"] = "mse",
+        lmbda: float | None = None,
+        lr: float = 1e-4,
+        aux_lr: float = 1e-3,
+        lr_schedule: Literal["cosine", "constant"] = "cosine",
+        warmup_steps: int = 0,
+        final_lr_factor: float = 0.1,
+        grad_clip: float = 1.0,
+        real_bpp_images: int = 2,
+        init_from: str | None = None,
+        compile_networks: bool = False,
+    ) -> None:
+        super().__init__()
+        if not hasattr(self, "PROFILE"):
+            raise TypeError("MSPLightningModule is abstract: use MSPLite, MSPBase or MSPExtra")
+        entry = get_entry(f"msp-{self.PROFILE}", quality=quality, metric=metric)
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        lmbda = entry.lmbda if lmbda is None else lmbda
+        self.codec = MSPCodec(self.PROFILE, metric=metric, quality=quality, lmbda=lmbda)
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self, [QUANTILES])
+        self.eval_metrics = nn.ModuleDict({"val": _eval_metrics(), "test": _eval_metrics()})
+
+    # ----------------------------------------------------------------- loss
+    def rd_loss(self, out: MSPOutput, x: Tensor) -> dict[str, Tensor]:
+        """Rate-distortion loss and its terms; rate in bits per pixel, averaged over the batch."""
+        return rd_loss(out.bits, out.x_hat, x, metric=self.codec.metric, lmbda=self.codec.lmbda)
+
+    # ----------------------------------------------------------------- training
+    def setup(self, stage: str) -> None:
+        if stage != "fit":
+            return
+        if self.hparams.init_from:
+            load_into_codec(self.codec, *load_codec_weights(self.hparams.init_from), source=self.hparams.init_from)
+        if self.hparams.compile_networks:
+            for net in (self.codec.g_a, self.codec.g_s, self.codec.entropy.context):
+                net.compile()
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        quantiles = self.codec.entropy.factorized.quantiles
+        main = [p for p in self.codec.parameters() if p is not quantiles]
+        optimizer = torch.optim.Adam([
+            {"params": main, "lr": hp.lr, "name": "main"},
+            {"params": [quantiles], "lr": hp.aux_lr, "name": "aux"},
+        ])
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total):
+            if hp.lr_schedule == "cosine":
+                raise ValueError("lr_schedule=cosine needs a finite trainer.max_steps or trainer.max_epochs")
+            total = 0
+        main_factor = functools.partial(lr_factor, warmup=hp.warmup_steps, total=int(total), final=hp.final_lr_factor,
+                                        schedule=hp.lr_schedule)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [main_factor, _constant])
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        optimizer = self.optimizers()
+        terms = self.rd_loss(self.codec(batch), batch)
+        optimizer.zero_grad()
+        self.manual_backward(terms["loss"])
+        self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
+        aux_loss = self._set_aux_gradient()
+        optimizer.step()
+        self.lr_schedulers().step()
+        logs = {f"train/{name}": value.detach() for name, value in terms.items()}
+        if "mse" in terms:
+            logs["train/psnr"] = -10 * torch.log10(terms["mse"].detach())
+        self.log_dict(logs | {"train/aux_loss": aux_loss}, batch_size=batch.shape[0])
+        self.log_dict({"loss": terms["loss"].detach(), "bpp": terms["bpp"].detach()}, prog_bar=True, logger=False,
+                      batch_size=batch.shape[0])
+        return terms["loss"]
+
+    def _set_aux_gradient(self) -> Tensor:
+        """Put the auxiliary loss's gradient into ``quantiles.grad`` (and nowhere else); return the loss."""
+        quantiles = self.codec.entropy.factorized.quantiles
+        with torch.autocast(self.device.type, enabled=False):
+            aux_loss = self.codec.aux_loss()
+        (quantiles.grad,) = torch.autograd.grad(aux_loss, [quantiles])
+        return aux_loss.detach()
+
+    # ----------------------------------------------------------------- evaluation
+    def validation_step(self, batch: Tensor, batch_idx: int) -> None:
+        self._evaluate("val", batch, real_coding=batch_idx < self.hparams.real_bpp_images)
+
+    def test_step(self, batch: Tensor, batch_idx: int) -> None:
+        self._evaluate("test", batch, real_coding=True)
+
+    def _evaluate(self, stage: str, x: Tensor, *, real_coding: bool) -> None:
+        """RD loss and estimated bpp from the likelihoods; PSNR and MS-SSIM of the 8-bit reconstruction.
+
+        With ``real_coding``, also the bpp of the real bitstream and the PSNR of its decoded image. Batches hold one
+        full image. MS-SSIM skips images with a side of 160 pixels or less.
+        """
+        metrics = self.eval_metrics[stage]
+        out = self.codec(x)
+        terms = self.rd_loss(out, x)
+        x_8bit = to_uint8(out.x_hat).float() / 255
+        metrics["loss"].update(terms["loss"])
+        metrics["bpp"].update(terms["bpp"])
+        metrics["psnr"].update(x_8bit, x)
+        logged = ["loss", "bpp", "psnr"]
+        if min(x.shape[-2:]) >= MS_SSIM_MIN_SIDE:
+            metrics["ms_ssim"].update(x_8bit, x)
+            logged.append("ms_ssim")
+        if real_coding:
+            data, decoded = self._code(x[0])
+            metrics["real_bpp"].update(len(data) * 8 / (x.shape[-2] * x.shape[-1]))
+            metrics["real_psnr"].update(to_uint8(decoded)[None].float() / 255, x)
+            logged += ["real_bpp", "real_psnr"]
+        for name in logged:
+            self.log(f"{stage}/{name}", metrics[name], prog_bar=name in ("loss", "bpp", "psnr"), batch_size=1)
+
+    def _code(self, image: Tensor) -> tuple[bytes, Tensor]:
+        """Compress and decompress one (3, H, W) image for real, in full precision."""
+        with torch.autocast(self.device.type, enabled=False):
+            data = self.codec.compress(image.float())
+            return data, self.codec.decompress(data)
+
+    def predict_step(self, batch: Tensor, batch_idx: int) -> dict[str, Any]:
+        """Compress one full image: the .lic bytes, their bpp and the PSNR of the decoded image."""
+        data, decoded = self._code(batch[0])
+        mse = F.mse_loss(to_uint8(decoded).float() / 255, batch[0])
+        return {"data": data, "bpp": len(data) * 8 / (batch.shape[-2] * batch.shape[-1]),
+                "psnr": float(-10 * torch.log10(mse))}
+
+    # ----------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the codec's config, so ``lic-zoo export`` can rebuild the codec without this class."""
+        checkpoint[CHECKPOINT_KEY] = {"codec_config": self.codec.config}
+
+
+class MSPLite(MSPLightningModule):
+    """Trains ``msp-lite`` (about 1.1 M parameters, 7 sequential decoding steps)."""
+
+    PROFILE = "lite"
+
+
+class MSPBase(MSPLightningModule):
+    """Trains ``msp-base`` (about 6.6 M parameters, 19 sequential decoding steps)."""
+
+    PROFILE = "base"
+
+
+class MSPExtra(MSPLightningModule):
+    """Trains ``msp-extra`` (about 20.6 M parameters, 37 sequential decoding steps)."""
+
+    PROFILE = "extra"

@@ -1,0 +1,291 @@
+"""Training: the Lightning CLI (fast_dev_run, 2-process DDP on CPU, kill and resume), export, data errors."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import lic_zoo
+from lic_zoo.cli import main as lic_zoo_main
+from lic_zoo.errors import CorruptWeightsError, ModelMismatchError, UnknownModelError, WeightsUnavailableError
+from lic_zoo.image_io import load_image, tensor_to_pil
+from lic_zoo.training import DatasetError, ImageFolderDataModule, MSPBase, MSPLightningModule, MSPLite
+from lic_zoo.training.cli import run
+from lic_zoo.training.export import CHECKPOINT_KEY, export_checkpoint, read_training_checkpoint
+from lic_zoo.training.module import lr_factor
+
+from conftest import synthetic_image
+
+pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter is intended")  # args given on purpose
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = REPO / "recipes"
+CROP = 64
+
+
+def write_images(folder: Path, sizes: list[tuple[int, int]], seed: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (h, w) in enumerate(sizes):
+        tensor_to_pil(synthetic_image(h, w, seed=seed + i)).save(folder / f"img{i:02d}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny training folder (six 96x96 images) and a validation folder (one 176x176 image: big enough for MS-SSIM)."""
+    root = tmp_path_factory.mktemp("data")
+    return write_images(root / "train", [(96, 96)] * 6), write_images(root / "val", [(176, 176)], seed=100)
+
+
+def tiny_args(train: Path, val: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [
+        "fit", "--config", str(RECIPES / "msp-lite.yaml"),
+        "--data.init_args.train_dir", str(train), "--data.init_args.val_dir", str(val),
+        "--data.init_args.crop_size", str(CROP), "--data.init_args.batch_size", "2",
+        "--data.init_args.num_workers", "0", "--data.init_args.samples_per_epoch", "8",
+        "--trainer.accelerator", "cpu", "--trainer.default_root_dir", str(run_dir),
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+        "--trainer.log_every_n_steps", "1", *extra,
+    ]
+
+
+def launch(args: list[str], log: Path) -> subprocess.Popen:
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    with open(log, "w") as out:
+        return subprocess.Popen([sys.executable, "-m", "lic_zoo.train", *args], cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def global_step(ckpt: Path) -> int:
+    return int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
+
+
+@pytest.fixture(scope="module")
+def fast_dev_run_dir(folders, tmp_path_factory) -> Path:
+    train, val = folders
+    run_dir = tmp_path_factory.mktemp("fast_dev_run")
+    run(tiny_args(train, val, run_dir, "--trainer.fast_dev_run", "1"))
+    return run_dir
+
+
+def test_fast_dev_run_through_cli_leaves_a_loadable_checkpoint(fast_dev_run_dir):
+    ckpt = fast_dev_run_dir / "checkpoints" / "final.ckpt"
+    assert global_step(ckpt) == 1
+    module = MSPLite.load_from_checkpoint(ckpt, map_location="cpu")
+    assert module.codec.config == read_training_checkpoint(ckpt)[1]
+    assert module.codec.lmbda == lic_zoo.get_entry("msp-lite", quality=3).lmbda
+
+
+def test_test_and_predict_subcommands_use_a_checkpoint(fast_dev_run_dir, folders, capsys):
+    train, val = folders
+    args = tiny_args(train, val, fast_dev_run_dir)[1:]  # without "fit"
+    ckpt = str(fast_dev_run_dir / "checkpoints" / "final.ckpt")
+    run(["test", *args, "--ckpt_path", ckpt])
+    assert "test/real_bpp" in capsys.readouterr().out
+    run(["predict", *args, "--ckpt_path", ckpt])
+
+
+def test_export_round_trip_compresses_and_decompresses(fast_dev_run_dir, tmp_path):
+    out = tmp_path / "exported"
+    assert lic_zoo_main(["export", str(fast_dev_run_dir / "checkpoints" / "final.ckpt"), str(out),
+                         "--model", "msp-lite", "--quality", "3"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    codec = lic_zoo.load_local(out)
+    image = synthetic_image(48, 80, seed=7)
+    data = codec.compress(image)
+    decoded = codec.decompress(data)
+    assert decoded.shape == image.shape
+    assert torch.equal(decoded, codec.encode(image).x_hat)
+
+
+def test_export_refuses_mismatching_checkpoints(fast_dev_run_dir, tmp_path):
+    ckpt = fast_dev_run_dir / "checkpoints" / "final.ckpt"
+    with pytest.raises(ModelMismatchError, match="quality 3, not 5"):
+        export_checkpoint(ckpt, tmp_path / "a", quality=5)
+    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
+    checkpoint[CHECKPOINT_KEY]["codec_config"] = MSPBase().codec.config  # weights of lite, config of base
+    torch.save(checkpoint, tmp_path / "tampered.ckpt")
+    with pytest.raises(ModelMismatchError, match="do not match the msp-base config"):
+        export_checkpoint(tmp_path / "tampered.ckpt", tmp_path / "b")
+    checkpoint[CHECKPOINT_KEY]["codec_config"]["profile"] = dict(lic_zoo.PROFILES["lite"].to_dict(), context_blocks=3)
+    torch.save(checkpoint, tmp_path / "tampered.ckpt")
+    with pytest.raises(ModelMismatchError, match="differs from lic_zoo's profile"):
+        export_checkpoint(tmp_path / "tampered.ckpt", tmp_path / "c")
+    (tmp_path / "garbage.ckpt").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(CorruptWeightsError, match="not a readable checkpoint"):
+        export_checkpoint(tmp_path / "garbage.ckpt", tmp_path / "d")
+    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+    with pytest.raises(ModelMismatchError, match="not a lic_zoo training checkpoint"):
+        export_checkpoint(tmp_path / "other.ckpt", tmp_path / "d")
+    assert not any((tmp_path / name).exists() for name in "abcd")
+
+
+def test_fine_tuning_starts_from_exported_weights_of_the_same_profile(fast_dev_run_dir, tmp_path):
+    out = export_checkpoint(fast_dev_run_dir / "checkpoints" / "final.ckpt", tmp_path / "exported")
+    module = MSPLite(quality=4, init_from=str(out))
+    module.setup("fit")
+    reference = lic_zoo.load_local(out)
+    assert all(torch.equal(v, reference.state_dict()[k]) for k, v in module.codec.state_dict().items())
+    assert module.codec.quality == 4
+    with pytest.raises(ModelMismatchError, match="does not fit this msp-base codec"):
+        MSPBase(init_from=str(out)).setup("fit")
+    with pytest.raises(WeightsUnavailableError, match="no pretrained weights"):
+        MSPLite(init_from="msp-lite-mse-q8").setup("fit")
+
+
+@pytest.mark.slow
+def test_ddp_fit_with_two_cpu_processes(folders, tmp_path):
+    train, val = folders
+    run_dir = tmp_path / "ddp"
+    proc = launch(tiny_args(train, val, run_dir, "--trainer.strategy", "ddp", "--trainer.devices", "2",
+                            "--trainer.max_steps", "2", "--trainer.limit_train_batches", "2",
+                            "--trainer.limit_val_batches", "1", "--trainer.num_sanity_val_steps", "0"),
+                  tmp_path / "ddp.log")
+    assert proc.wait(timeout=180) == 0, (tmp_path / "ddp.log").read_text()[-3000:]
+    ckpt = run_dir / "checkpoints" / "final.ckpt"
+    assert global_step(ckpt) == 2
+    module = MSPLite.load_from_checkpoint(ckpt, map_location="cpu")
+    assert torch.isfinite(module.codec(synthetic_image(64, 64)[None]).bits).all()
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
+    train, val = folders
+    run_dir = tmp_path / "resume"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    common = ("--periodic_checkpoint.every_n_train_steps", "2", "--trainer.limit_val_batches", "0")
+    proc = launch(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "100000"), tmp_path / "first.log")
+    deadline = time.monotonic() + 120
+    try:
+        while not (last.exists() and _readable_step(last) >= 4):
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    saved = global_step(last)
+    assert not (run_dir / "checkpoints" / "final.ckpt").exists()  # it really died mid-training
+    proc = launch(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", str(saved + 2), "--ckpt_path", "last"),
+                  tmp_path / "second.log")
+    log = (tmp_path / "second.log")
+    assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
+    assert "Restored all states from the checkpoint" in log.read_text()
+    assert global_step(run_dir / "checkpoints" / "final.ckpt") == saved + 2
+    logged_steps = _logged_steps(sorted((run_dir / "lightning_logs").glob("version_*"))[-1] / "metrics.csv")
+    assert logged_steps and min(logged_steps) >= saved  # the resumed run did not start over
+
+
+def _readable_step(ckpt: Path) -> int:
+    try:
+        return global_step(ckpt)
+    except Exception:  # caught mid-write
+        return -1
+
+
+def _logged_steps(metrics_csv: Path) -> list[int]:
+    import csv
+
+    with open(metrics_csv) as f:
+        return [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss")]
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in RECIPES.glob("*.yaml")))
+def test_recipes_parse_through_lic_zoo_train(recipe, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        lic_zoo_main(["train", "fit", "--config", str(RECIPES / recipe), "--data.init_args.train_dir", "x",
+                      "--print_config"])
+    assert exit_info.value.code == 0
+    assert "class_path: lic_zoo.training.MSP" in capsys.readouterr().out
+
+
+def test_modules_validate_their_arguments():
+    with pytest.raises(TypeError, match="abstract"):
+        MSPLightningModule()
+    with pytest.raises(UnknownModelError, match="choose from 1..8"):
+        MSPLite(quality=9)
+    assert MSPLite(lmbda=0.5).codec.lmbda == 0.5
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_final_factor():
+    factor = lambda step: lr_factor(step, warmup=10, total=110, final=0.1, schedule="cosine")  # noqa: E731
+    assert factor(0) == pytest.approx(0.1) and factor(9) == 1.0 and factor(10) == 1.0
+    assert factor(60) == pytest.approx(0.55) and factor(110) == pytest.approx(0.1) and factor(500) == pytest.approx(0.1)
+    assert lr_factor(50, warmup=0, total=100, final=0.1, schedule="constant") == 1.0
+
+
+# ----------------------------------------------------------------- data
+
+
+def test_empty_or_missing_folders_are_clear_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not an image")
+    with pytest.raises(DatasetError, match="has no image files"):
+        ImageFolderDataModule(str(tmp_path / "empty"), val_images=1).setup("fit")
+    with pytest.raises(DatasetError, match="does not exist"):
+        ImageFolderDataModule(str(tmp_path / "missing"), val_images=1).setup("fit")
+    (tmp_path / "empty" / "bad.png").write_bytes(b"garbage")
+    with pytest.raises(DatasetError, match="none of its 1 image file"):
+        ImageFolderDataModule(str(tmp_path / "empty"), val_images=1).setup("fit")
+
+
+def test_unreadable_files_are_skipped_and_reported(tmp_path, caplog):
+    train = write_images(tmp_path / "train", [(80, 80)] * 3)
+    (train / "img00.png").write_bytes(b"not a png")  # unreadable header: dropped at setup
+    good = (train / "img01.png").read_bytes()
+    (train / "img01.png").write_bytes(good[: len(good) // 2])  # truncated pixels: fails only when decoded
+    data = ImageFolderDataModule(str(train), val_dir=str(train), val_images=None, crop_size=CROP, batch_size=2,
+                                 samples_per_epoch=4, num_workers=0)
+    with caplog.at_level(logging.WARNING):
+        data.setup("fit")
+        batches = list(data.train_dataloader())
+    assert "skipping 1 unreadable file" in caplog.text and "img00.png" in caplog.text
+    assert "skipping unreadable image" in caplog.text and "img01.png" in caplog.text
+    assert [b.shape for b in batches] == [(2, 3, CROP, CROP)] * 2
+    assert all(torch.isfinite(b).all() for b in batches)
+
+
+@pytest.mark.parametrize("policy", ["upscale", "pad", "skip"])
+def test_images_smaller_than_the_crop(policy, tmp_path, caplog):
+    train = write_images(tmp_path / "train", [(40, 50), (100, 100), (100, 100)])
+    data = ImageFolderDataModule(str(train), val_images=1, crop_size=CROP, batch_size=1, small_images=policy,
+                                 num_workers=0)
+    with caplog.at_level(logging.WARNING):
+        data.setup("fit")
+    assert len(data.train_set.files) == (1 if policy == "skip" else 2)
+    assert ("smaller than the 64x64 crop" in caplog.text) == (policy == "skip")
+    assert all(data.train_set[i].shape == (3, CROP, CROP) for i in range(len(data.train_set)))
+    assert data.val_set[0].shape == (3, 100, 100)
+
+
+def test_all_images_too_small_to_skip(tmp_path):
+    train = write_images(tmp_path / "train", [(40, 40)] * 2)
+    with pytest.raises(DatasetError, match="smaller than the 64x64 crop"):
+        ImageFolderDataModule(str(train), val_images=1, crop_size=CROP, small_images="skip").setup("fit")
+
+
+def test_crops_are_random_windows_with_flips(tmp_path):
+    train = write_images(tmp_path / "train", [(80, 72)] * 2)
+    data = ImageFolderDataModule(str(train), val_images=1, crop_size=CROP, batch_size=1, num_workers=0)
+    data.setup("fit")
+    source = data.val_set.files  # the held-out image is the second one; crops come from the first
+    image = load_image(data.train_set.files[0].path)[0]
+    windows = image.unfold(1, CROP, 1).unfold(2, CROP, 1).permute(1, 2, 0, 3, 4).reshape(-1, 3, CROP, CROP)
+    found = set()
+    for _ in range(16):
+        crop = data.train_set[0]
+        for flips in ((), (-1,), (-2,), (-1, -2)):
+            match = (windows == crop.flip(flips) if flips else windows == crop).flatten(1).all(1).nonzero()
+            if len(match):
+                found.add((flips, int(match[0])))
+                break
+        else:
+            pytest.fail("a crop is not a (flipped) window of its image")
+    assert source[0].path.name == "img01.png"
+    assert len({flips for flips, _ in found}) > 1 and len({pos for _, pos in found}) > 1
