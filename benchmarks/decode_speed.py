@@ -1,11 +1,13 @@
-"""Decode (and encode) time of every MSP profile next to a serial context model and a hyperprior, one run.
+"""Encode and decode time of every MSP profile next to a serial context model and a hyperprior, in one run.
 
-    python benchmarks/decode_speed.py [--sizes 768x512 2048x1152] [--repeats 3] [--threads 2]
+    python benchmarks/decode_speed.py [--image ../shared/data/speed-2k/speed01-2048x1152.png]
+        [--sizes 768x512 2048x1152] [--repeats 3] [--threads 2] [--weights lic_zoo/weights/msp-lite-mse-q3]
 
-Each (model, size) runs in its own subprocess so that peak memory (max RSS) is its own. MSP codecs code a real
-image (synthetic, photo-like) end to end; the references decode the same latent size (H/16 x W/16, 192
-channels) with real entropy coding. Prints a markdown table; medians over ``--repeats`` (the serial model,
-being slow, runs once at sizes above 1 MP unless ``--repeats-serial`` says otherwise).
+MSP codecs compress and decompress the photo end to end (its top-left crop at each size), with trained
+weights for the profile ``--weights`` names, fresh ones otherwise; the table also gives the number of sequential
+context-network calls. The references decode the same latent size (H/16 x W/16, 192 channels) with real entropy
+coding. Each (model, size) runs in its own subprocess so that peak memory (max RSS) is its own. Medians over
+``--repeats`` (the serial model, being slow, runs ``--repeats-serial`` times above 1 MP).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 MODELS = ("msp-lite", "msp-base", "msp-extra", "hyperprior", "serial-context")
+DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "speed-2k" / "speed01-2048x1152.png"
 
 
 def _median_time(fn, repeats: int) -> tuple[float, object]:
@@ -34,18 +37,18 @@ def _median_time(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def measure(model: str, height: int, width: int, repeats: int) -> dict:
+def measure(model: str, height: int, width: int, repeats: int, image_path: Path, weights: Path | None) -> dict:
     """Run in the child process: time encode and decode of one model at one size."""
     torch.manual_seed(0)
     latent_shape = ((height + 15) // 16, (width + 15) // 16)
     if model.startswith("msp-"):
         from lic_zoo import MSPCodec
+        from lic_zoo.image_io import load_image
+        from lic_zoo.zoo import load_local
 
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from conftest import synthetic_image
-
-        codec = MSPCodec(model.removeprefix("msp-")).eval()
-        image = synthetic_image(height, width)
+        trained = weights is not None and load_local(weights).model_name == model
+        codec = load_local(weights) if trained else MSPCodec(model.removeprefix("msp-")).eval()
+        image = load_image(image_path)[0][:, :height, :width]
         enc, data = _median_time(lambda: codec.compress(image), repeats)
         dec, _ = _median_time(lambda: codec.decompress(data), repeats)
         steps, size = codec.sequential_steps, len(data)
@@ -60,11 +63,13 @@ def measure(model: str, height: int, width: int, repeats: int) -> dict:
         size = sum(map(len, streams))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"model": model, "size": f"{width}x{height}", "encode_s": enc, "decode_s": dec, "steps": steps,
-            "bytes": size, "peak_rss_mb": peak, "repeats": repeats}
+            "bpp": 8 * size / (height * width), "peak_rss_mb": peak, "repeats": repeats}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--weights", type=Path, help="exported checkpoint used for its profile")
     parser.add_argument("--sizes", nargs="+", default=["768x512", "2048x1152"])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--repeats", type=int, default=3)
@@ -75,23 +80,26 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.child:
         model, h, w, r = args.child
-        print(json.dumps(measure(model, int(h), int(w), int(r))))
+        print(json.dumps(measure(model, int(h), int(w), int(r), args.image, args.weights)))
         return
     print(f"torch {torch.__version__}, {args.threads} threads, {platform.machine()}, {torch.get_num_interop_threads()} interop")
-    print("| model | size | sequential steps | encode s | decode s | decode vs serial | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | size | sequential steps | bpp | encode s | decode s | decode vs serial | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         w, h = map(int, size.split("x"))
         rows = []
         for model in args.models:
             repeats = args.repeats_serial if model == "serial-context" and h * w > 1_000_000 else args.repeats
-            out = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--child", model,
-                                  str(h), str(w), str(repeats)], capture_output=True, text=True, check=True)
+            extra = ["--weights", str(args.weights)] if args.weights else []
+            out = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--image", str(args.image),
+                                  *extra, "--child", model, str(h), str(w), str(repeats)],
+                                 capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         serial = next((r["decode_s"] for r in rows if r["model"] == "serial-context"), None)
         for r in rows:
             ratio = f"{serial / r['decode_s']:.1f}x faster" if serial else "-"
-            print(f"| {r['model']} | {r['size']} | {r['steps']} | {r['encode_s']:.2f} | {r['decode_s']:.2f} | {ratio} "
+            bpp = f"{r['bpp']:.3f}" if r["model"].startswith("msp-") else "-"
+            print(f"| {r['model']} | {r['size']} | {r['steps']} | {bpp} | {r['encode_s']:.2f} | {r['decode_s']:.2f} | {ratio} "
                   f"| {r['peak_rss_mb']:.0f} |", flush=True)
 
 

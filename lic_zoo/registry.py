@@ -26,9 +26,9 @@ HUB_ORG = "lic-zoo"
 class Published:
     """Where a trained checkpoint lives and what it measured."""
 
-    revision: str  # pinned Hub revision (commit sha)
     sha256: str  # sha256 of model.safetensors
-    embedded: bool  # shipped inside the package (lic_zoo/weights/)
+    embedded: bool  # shipped inside the package (lic_zoo/weights/<id>/)
+    revision: str | None = None  # pinned Hub commit; None while the checkpoint is not on the Hub
     bpp: float | None = None  # measured on shared/data/eval-768x512, no LOF
     psnr: float | None = None
 

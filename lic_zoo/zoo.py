@@ -38,10 +38,11 @@ def _pretrained_state(entry: ZooEntry) -> dict[str, torch.Tensor]:
             "use pretrained=False for a freshly initialised codec, or train one (docs/training.md)"
         )
     if entry.published.embedded:
-        source = str(EMBEDDED_WEIGHTS / entry.id)
+        state, _ = load_pretrained(EMBEDDED_WEIGHTS / entry.id, sha256=entry.published.sha256)
+    elif entry.published.revision is None:
+        raise WeightsUnavailableError(f"{entry.id} is not published on the Hub yet")
     else:
-        source = entry.hub_repo
-    state, _ = load_pretrained(source, revision=entry.published.revision, sha256=entry.published.sha256)
+        state, _ = load_pretrained(entry.hub_repo, revision=entry.published.revision, sha256=entry.published.sha256)
     return state
 
 
