@@ -48,9 +48,12 @@ def overfit_latent(codec: "MSPCodec", x: Tensor, y: Tensor, *, steps: int, lr: f
                    seconds: float | None = None, check_every: int = 10, progress: bool = False) -> LOFResult:
     """Optimise the latent ``y`` (1, C, h, w) of image ``x`` (1, 3, H, W); see the module docstring."""
     start = time.perf_counter()
-    best_y, best_cost = y.detach().clone(), true_cost(codec, x, y)
+    with torch.inference_mode(False):  # copies usable by autograd even when called under inference mode
+        x, y = x.clone(), y.detach().clone()
+    best_y, best_cost = y, true_cost(codec, x, y)
     initial_cost = best_cost
-    latent = y.detach().clone().requires_grad_(True)
+    with torch.inference_mode(False):
+        latent = y.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([latent], lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(steps, 1), eta_min=lr / 10)
     frozen = [p for p in codec.parameters() if p.requires_grad]
@@ -59,7 +62,8 @@ def overfit_latent(codec: "MSPCodec", x: Tensor, y: Tensor, *, steps: int, lr: f
     height, width = x.shape[-2:]
     done = 0
     try:
-        with torch.enable_grad(), tqdm(total=steps, desc="LOF", disable=not progress, leave=False) as bar:
+        with torch.inference_mode(False), torch.enable_grad(), \
+                tqdm(total=steps, desc="LOF", disable=not progress, leave=False) as bar:
             for done in range(1, steps + 1):
                 y_hat, likelihoods = codec.entropy(latent, noise=done <= steps // 2)
                 x_hat = codec.g_s(y_hat)[..., :height, :width]

@@ -40,3 +40,30 @@ def test_lof_time_budget(codec):
         y = codec.g_a(pad_to_stride(x))
     result = overfit_latent(codec, x, y, steps=10_000, seconds=0.5)
     assert result.steps < 10_000 and result.seconds < 30
+
+
+def test_callback_lowers_the_reported_rd_cost(trained_codec, tmp_path):
+    """`trainer.test` with LatentOverfitting reports a lower real RD cost than without, under inference mode."""
+    import lightning.pytorch as pl
+
+    from lic_zoo.image_io import save_image
+    from lic_zoo.training import ImageFolderDataModule, LatentOverfitting, MSPLite
+
+    for i in range(2):
+        save_image(synthetic_image(64, 96, seed=20 + i), tmp_path / f"img{i}.png")
+    module = MSPLite(quality=3)
+    module.codec.load_state_dict(trained_codec("lite").state_dict())
+    data = ImageFolderDataModule(str(tmp_path), val_dir=str(tmp_path), test_dir=str(tmp_path), val_images=None,
+                                 num_workers=0)
+
+    def rd_cost(callbacks) -> float:
+        trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                             callbacks=callbacks, inference_mode=True)
+        metrics = trainer.test(module, datamodule=data, verbose=False)[0]
+        mse = 10 ** (-metrics["test/real_psnr"] / 10)
+        return metrics["test/real_bpp"] + module.codec.lmbda * 255**2 * mse
+
+    plain = rd_cost([])
+    with_lof = rd_cost([LatentOverfitting(steps=15, lr=0.1)])
+    assert with_lof < plain
+    assert module.lof_options == {"lof_steps": 0}  # switched off again after the test

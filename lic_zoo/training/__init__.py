@@ -2,6 +2,7 @@
 
 The codecs themselves (:mod:`lic_zoo.codec`) do not import Lightning; only this package does.
 """
+from .callbacks import LatentOverfitting
 from .data import DatasetError, ImageFolderDataModule
 from .export import export_checkpoint
 from .module import MSPBase, MSPExtra, MSPLightningModule, MSPLite
@@ -9,6 +10,7 @@ from .module import MSPBase, MSPExtra, MSPLightningModule, MSPLite
 __all__ = [
     "DatasetError",
     "ImageFolderDataModule",
+    "LatentOverfitting",
     "MSPBase",
     "MSPExtra",
     "MSPLightningModule",

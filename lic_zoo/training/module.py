@@ -108,6 +108,7 @@ class MSPLightningModule(pl.LightningModule):
         self.codec = MSPCodec(self.PROFILE, metric=metric, quality=quality, lmbda=lmbda)
         DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self, [QUANTILES])
         self.eval_metrics = nn.ModuleDict({"val": _eval_metrics(), "test": _eval_metrics()})
+        self.lof_options: dict[str, Any] = {"lof_steps": 0}  # set by the LatentOverfitting callback
 
     # ----------------------------------------------------------------- loss
     def rd_loss(self, out: MSPOutput, x: Tensor) -> dict[str, Tensor]:
@@ -202,7 +203,7 @@ class MSPLightningModule(pl.LightningModule):
     def _code(self, image: Tensor) -> tuple[bytes, Tensor]:
         """Compress and decompress one (3, H, W) image for real, in full precision."""
         with torch.autocast(self.device.type, enabled=False):
-            data = self.codec.compress(image.float())
+            data = self.codec.compress(image.float(), **self.lof_options)
             return data, self.codec.decompress(data)
 
     def predict_step(self, batch: Tensor, batch_idx: int) -> dict[str, Any]:
