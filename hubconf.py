@@ -39,8 +39,8 @@ def _docstring(model: str) -> str:
     profile = _MODELS[model]
     return (
         f"MSP learned image codec, {profile.name} profile: N={profile.width}, C={profile.latent_channels}, "
-        f"{profile.scales} scales, {len(profile.groups)} channel group(s), {profile.context_calls + 1} sequential "
-        f"decoder network calls, default LOF budget {profile.lof_steps} steps.\n\n"
+        f"{profile.scales} scales, {len(profile.groups)} channel group(s), {profile.context_calls} sequential "
+        f"context-network calls per decode at any image size, default LOF budget {profile.lof_steps} steps.\n\n"
         f"{_measured(model)}\n\n"
         f"Args: quality ({min(_LAMBDAS['mse'])}-{max(_LAMBDAS['mse'])}), metric ({' or '.join(_METRICS)}), "
         "pretrained (load the published weights, else a freshly initialised codec), progress (show download "

@@ -17,11 +17,11 @@ EXIT_ERROR = 1  # the library refused the input or the operation failed
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import codec_commands, hub_commands, train_commands
+    from . import codec_commands, eval_commands, hub_commands, train_commands
 
     parser = argparse.ArgumentParser(prog="lic-zoo", description="Learned image compression model zoo.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (codec_commands, hub_commands, train_commands):
+    for module in (codec_commands, eval_commands, hub_commands, train_commands):
         module.register(subparsers)
     return parser
 

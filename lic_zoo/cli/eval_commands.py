@@ -1,0 +1,174 @@
+"""``lic-zoo eval | bdrate | plot``: rate-distortion evaluation of zoo and classic codecs."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import CodecUnavailableError, InvalidCurveError, UnknownModelError
+from ..evaluation.bdrate import METHODS, METRICS, bd_rate_curves, read_curve
+from ..evaluation.classic import CODECS, ClassicCodec
+from ..evaluation.runner import ZooCodec, list_images, run
+from ..registry import LAMBDAS, METRICS as MODEL_METRICS, MODELS, get_entry
+from . import EXIT_ERROR
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    codecs = ", ".join([*CODECS, *MODELS])
+    p = subparsers.add_parser("eval", help="measure codecs on a folder of images (bpp, PSNR, MS-SSIM, times)")
+    p.add_argument("dataset", type=Path, help="folder of PNG/PPM/BMP/TIFF images")
+    p.add_argument("--codec", action="append", required=True, metavar="NAME[,NAME...]",
+                   help=f"codec(s) to run, repeatable or comma-separated: {codecs}")
+    p.add_argument("--qualities", type=_int_ranges, metavar="LIST",
+                   help="zoo codecs: quality indices, e.g. 1-6 or 1,3,5 (default: all)")
+    p.add_argument("--metric", default="mse", choices=MODEL_METRICS, help="zoo codecs: training metric")
+    p.add_argument("--lof-steps", type=int, metavar="N", help="zoo codecs: latent-overfitting steps per image "
+                   "(default: the profile's)")
+    p.add_argument("--settings", type=_numbers, metavar="LIST",
+                   help="classic codecs: replace the codec's sweep, e.g. 20,50,80 (JPEG qualities)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N images (sorted by name)")
+    p.add_argument("-o", "--output", type=Path, default=Path("results"), help="folder for the JSON files")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_eval)
+
+    p = subparsers.add_parser("bdrate", help="Bjøntegaard delta rate between results files")
+    p.add_argument("files", nargs="+", type=Path,
+                   help="results JSON files; without --anchor the first is the anchor for the others")
+    p.add_argument("--anchor", action="append", type=Path, metavar="FILE",
+                   help="anchor results file (repeatable: one column each); then every FILE is a test")
+    p.add_argument("--metric", default="psnr-rgb", choices=METRICS)
+    p.add_argument("--method", default="both", choices=[*METHODS, "both"], help="curve model (default: both)")
+    p.add_argument("--markdown", action="store_true", help="print a markdown table")
+    p.set_defaults(func=_bdrate)
+
+    p = subparsers.add_parser("plot", help="plot rate-distortion curves of results files")
+    p.add_argument("files", nargs="+", type=Path, help="results JSON files, one line each")
+    p.add_argument("-o", "--output", type=Path, required=True, help="image file to write (.png, .svg, .pdf)")
+    p.add_argument("--metric", default="psnr-rgb", choices=METRICS)
+    p.add_argument("--title")
+    p.add_argument("--max-bpp", type=float, help="cut the rate axis here")
+    p.set_defaults(func=_plot)
+
+
+def _int_ranges(text: str) -> list[int]:
+    """``"1-3,6"`` -> ``[1, 2, 3, 6]``."""
+    values: list[int] = []
+    try:
+        for part in filter(None, text.split(",")):
+            first, _, last = part.partition("-")
+            values.extend(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers or ranges: {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("empty list")
+    return values
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("empty list")
+    return values
+
+
+def _classic_settings(codec: type[ClassicCodec], override: Sequence[float] | None) -> list[Any]:
+    """The codec's sweep, or the override with integers kept integral when the codec's sweep is integral."""
+    if override is None:
+        return list(codec.settings)
+    integral = all(isinstance(s, int) for s in codec.settings)
+    return [int(v) if integral and v.is_integer() else v for v in override]
+
+
+def _codec_names(args: argparse.Namespace) -> list[str]:
+    """The requested codec names, checked (names, zoo qualities) before any work starts."""
+    names = [name for spec in args.codec for name in spec.split(",") if name]
+    for name in names:
+        if name not in CODECS and name not in MODELS:
+            raise UnknownModelError(f"unknown codec {name!r}; choose from {', '.join([*CODECS, *MODELS])}")
+        if name in MODELS:
+            for q in args.qualities or ():
+                get_entry(name, quality=q, metric=args.metric)
+    return names
+
+
+def _eval(args: argparse.Namespace) -> int:
+    names = _codec_names(args)
+    images = list_images(args.dataset, args.limit)
+    ran = 0
+    for name in names:
+        if name in CODECS:
+            cls = CODECS[name]
+            if not cls.available():
+                print(f"lic-zoo eval: skipping {name}: needs {cls.requires}", file=sys.stderr)
+                continue
+            codec, settings, stem = cls(), _classic_settings(cls, args.settings), name
+        else:
+            settings = args.qualities or sorted(LAMBDAS[args.metric])
+            codec = ZooCodec(name, settings, metric=args.metric, lof_steps=args.lof_steps)
+            stem = f"{name}-{args.metric}" + ("" if args.lof_steps is None else f"-lof{args.lof_steps}")
+        path, summary = run(codec, settings, images, args.output, stem, progress=not args.no_progress)
+        _print_summary(path, summary)
+        ran += 1
+    if not ran:
+        raise CodecUnavailableError("none of the requested codecs is available here (pip install 'lic-zoo[bench]')")
+    return 0
+
+
+def _print_summary(path: Path, summary: dict[str, Any]) -> None:
+    res = summary["results"]
+    print(f"{path}: {summary['name']}, {summary['meta']['n_images']} images")
+    print(f"  {summary['setting_name']:>12}  {'bpp':>7}  {'PSNR':>7}  {'MS-SSIM':>7}  {'enc s':>7}  {'dec s':>7}")
+    fmt = {"bpp": "{:7.4f}", "psnr-rgb": "{:7.3f}", "ms-ssim-rgb": "{:7.5f}", "encoding_time": "{:7.3f}",
+           "decoding_time": "{:7.3f}"}
+    for i, setting in enumerate(summary["settings"]):
+        cells = ["    n/a" if res[k][i] is None else f.format(res[k][i]) for k, f in fmt.items()]
+        print(f"  {setting!s:>12}  " + "  ".join(cells))
+
+
+def _bdrate(args: argparse.Namespace) -> int:
+    anchors = args.anchor or args.files[:1]
+    tests = args.files if args.anchor else args.files[1:]
+    if not tests:
+        raise InvalidCurveError("give an anchor and at least one test results file")
+    methods = METHODS if args.method == "both" else (args.method,)
+    anchor_curves = [read_curve(p, args.metric) for p in anchors]
+    header = ["codec"] + [f"vs {a.name}" + (f" ({m})" if len(methods) > 1 else "") for a in anchor_curves
+                          for m in methods]
+    rows, failed = [], False
+    for path in tests:
+        test = read_curve(path, args.metric)
+        row = [test.name]
+        for anchor in anchor_curves:
+            for method in methods:
+                try:
+                    row.append(f"{bd_rate_curves(anchor, test, method):+.2f} %")
+                except InvalidCurveError as exc:
+                    print(f"lic-zoo bdrate: {test.name} vs {anchor.name} ({method}): {exc}", file=sys.stderr)
+                    row.append("n/a")
+                    failed = True
+        rows.append(row)
+    print(f"BD-rate ({args.metric}, {' and '.join(methods)}; negative = fewer bits than the anchor)")
+    print(_format_table(header, rows, markdown=args.markdown))
+    return EXIT_ERROR if failed else 0
+
+
+def _format_table(header: list[str], rows: list[list[str]], *, markdown: bool) -> str:
+    if markdown:
+        lines = [header, ["---"] + ["---:"] * (len(header) - 1), *rows]
+        return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in [header, *rows])
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from ..evaluation.plot import plot_rd
+
+    path = plot_rd(args.files, args.output, metric=args.metric, title=args.title, max_bpp=args.max_bpp)
+    print(f"{path}: {len(args.files)} curves ({args.metric})")
+    return 0
