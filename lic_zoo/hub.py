@@ -290,7 +290,7 @@ def push_to_hub(
     return commit.oid
 
 
-def publish(
+def write_model_card(
     directory: str | os.PathLike[str],
     repo_id: str,
     *,
@@ -299,12 +299,11 @@ def publish(
     plot: str | os.PathLike[str] | None = None,
     recipe: str | None = None,
     training_data: str | None = None,
-    **push_options: Any,
-) -> str:
-    """(Re)write the model card of an exported checkpoint directory, then :func:`push_to_hub` it.
+) -> Path:
+    """(Re)write ``README.md``, the model card, of an exported checkpoint directory; returns its path.
 
     ``rd_table_rows`` are measured results (see :func:`lic_zoo.model_card.rd_rows_from_results`); ``plot`` is an
-    image copied next to the weights as ``rd-curve.png`` (one already there is kept). Returns the commit sha.
+    image copied next to the weights as ``rd-curve.png`` (one already there is kept).
     """
     directory = Path(directory)
     _require_checkpoint(directory)
@@ -322,4 +321,13 @@ def publish(
         training_data=training_data,
     )
     atomic_write(directory / CARD_NAME, card.encode("utf-8"))
+    return directory / CARD_NAME
+
+
+def publish(directory: str | os.PathLike[str], repo_id: str, *, rd_table_rows: Sequence[Mapping[str, object]] = (),
+            rd_note: str | None = None, plot: str | os.PathLike[str] | None = None, recipe: str | None = None,
+            training_data: str | None = None, **push_options: Any) -> str:
+    """Write the model card (:func:`write_model_card`), then :func:`push_to_hub` the directory; returns the commit."""
+    write_model_card(directory, repo_id, rd_table_rows=rd_table_rows, rd_note=rd_note, plot=plot, recipe=recipe,
+                     training_data=training_data)
     return push_to_hub(directory, repo_id, **push_options)
