@@ -158,6 +158,20 @@ def test_eval_real_zoo_codec_api(dataset, tmp_path, monkeypatch):
     assert record["bytes"] > 0 and math.isfinite(record["psnr-rgb"])
 
 
+def test_eval_exported_checkpoints(dataset, tmp_path):
+    """--weights evaluates exported folders: model, metric and qualities come from their config.json."""
+    from lic_zoo.hub import save_pretrained
+
+    for quality in (2, 5):
+        torch.manual_seed(quality)
+        codec = lic_zoo.MSPCodec("lite", quality=quality)
+        save_pretrained(codec.state_dict(), codec.config, tmp_path / f"q{quality}")
+    argv = ["eval", str(dataset), "--weights", str(tmp_path / "q5"), "--weights", str(tmp_path / "q2"),
+            "--lof-steps", "0", "--limit", "1", "--no-progress", "-o", str(tmp_path / "out")]
+    assert main(argv) == 0
+    assert load_json(tmp_path / "out" / "msp-lite-mse-lof0.json")["settings"] == [2, 5]
+
+
 def write_results(path, name, curve):
     results = {"bpp": curve[0], "psnr-rgb": curve[1], "ms-ssim-rgb": [1 - 10 ** (-p / 40) for p in curve[1]]}
     path.write_text(json.dumps({"name": name, "description": "", "results": results}))

@@ -19,13 +19,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     codecs = ", ".join([*CODECS, *MODELS])
     p = subparsers.add_parser("eval", help="measure codecs on a folder of images (bpp, PSNR, MS-SSIM, times)")
     p.add_argument("dataset", type=Path, help="folder of PNG/PPM/BMP/TIFF images")
-    p.add_argument("--codec", action="append", required=True, metavar="NAME[,NAME...]",
+    p.add_argument("--codec", action="append", default=[], metavar="NAME[,NAME...]",
                    help=f"codec(s) to run, repeatable or comma-separated: {codecs}")
     p.add_argument("--qualities", type=_int_ranges, metavar="LIST",
                    help="zoo codecs: quality indices, e.g. 1-6 or 1,3,5 (default: all)")
     p.add_argument("--metric", default="mse", choices=MODEL_METRICS, help="zoo codecs: training metric")
     p.add_argument("--lof-steps", type=int, metavar="N", help="zoo codecs: latent-overfitting steps per image "
                    "(default: the profile's)")
+    p.add_argument("--weights", type=Path, action="append", metavar="DIR",
+                   help="zoo codecs: evaluate exported checkpoint folders (repeatable, one per quality) instead of "
+                        "the published weights; --codec and --qualities then come from their config.json")
     p.add_argument("--settings", type=_numbers, metavar="LIST",
                    help="classic codecs: replace the codec's sweep, e.g. 20,50,80 (JPEG qualities)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N images (sorted by name)")
@@ -96,8 +99,30 @@ def _codec_names(args: argparse.Namespace) -> list[str]:
     return names
 
 
+def _local_checkpoints(args: argparse.Namespace) -> None:
+    """With --weights: set --codec/--qualities from the folders and a loader that reads them."""
+    from ..zoo import load_local
+
+    codecs = {}
+    for folder in args.weights:
+        codec = load_local(folder)
+        codecs[(codec.model_name, codec.metric, codec.quality)] = folder
+    models = {model for model, _, _ in codecs}
+    metrics = {metric for _, metric, _ in codecs}
+    if len(models) != 1 or len(metrics) != 1:
+        raise UnknownModelError(f"--weights folders must share one model and metric, got {sorted(codecs)}")
+    args.codec, args.metric = [models.pop()], metrics.pop()
+    args.qualities = sorted(q for _, _, q in codecs)
+    args.loader = lambda model, *, quality, metric, pretrained: load_local(codecs[(model, metric, quality)])
+
+
 def _eval(args: argparse.Namespace) -> int:
+    args.loader = None
+    if args.weights:
+        _local_checkpoints(args)
     names = _codec_names(args)
+    if not names:
+        raise UnknownModelError("name the codecs to run with --codec (or give exported checkpoints with --weights)")
     images = list_images(args.dataset, args.limit)
     ran = 0
     for name in names:
@@ -109,7 +134,7 @@ def _eval(args: argparse.Namespace) -> int:
             codec, settings, stem = cls(), _classic_settings(cls, args.settings), name
         else:
             settings = args.qualities or sorted(LAMBDAS[args.metric])
-            codec = ZooCodec(name, settings, metric=args.metric, lof_steps=args.lof_steps)
+            codec = ZooCodec(name, settings, metric=args.metric, lof_steps=args.lof_steps, loader=args.loader)
             stem = f"{name}-{args.metric}" + ("" if args.lof_steps is None else f"-lof{args.lof_steps}")
         path, summary = run(codec, settings, images, args.output, stem, progress=not args.no_progress)
         _print_summary(path, summary)
