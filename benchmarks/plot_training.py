@@ -2,6 +2,9 @@
 
     python benchmarks/plot_training.py runs/msp-lite-mse-q3/lightning_logs/version_0/metrics.csv -o curve.png
 
+Several files (stages of one training, e.g. a run and its continuation) are joined: each continues at the step
+the previous one ended.
+
 Left: training RD loss (moving average over 50 logged steps) and validation RD loss. Right: validation PSNR
 and bpp (estimated and real bitstream).
 """
@@ -14,19 +17,25 @@ from pathlib import Path
 import numpy as np
 
 
-def read(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def read(paths: list[Path]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     series: dict[str, list[tuple[float, float]]] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            for key, value in row.items():
-                if key not in ("epoch", "step") and value:
-                    series.setdefault(key, []).append((float(row["step"]), float(value)))
+    offset = 0.0
+    for path in paths:
+        last = 0.0
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                step = float(row["step"]) + offset
+                last = max(last, step)
+                for key, value in row.items():
+                    if key not in ("epoch", "step") and value:
+                        series.setdefault(key, []).append((step, float(value)))
+        offset = last + 1
     return {k: tuple(np.array(v).T) for k, v in series.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("metrics", type=Path)
+    parser.add_argument("metrics", type=Path, nargs="+")
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--title", default="")
     args = parser.parse_args()
@@ -50,7 +59,8 @@ def main() -> None:
     if "val/real_bpp" in s:
         twin.plot(*s["val/real_bpp"], "x:", color="C4", label="val bpp (real file)")
     twin.set_ylabel("bpp")
-    fig.legend(loc="lower right", bbox_to_anchor=(0.98, 0.12), fontsize=8)
+    lines = right.get_lines() + twin.get_lines()
+    right.legend(lines, [line.get_label() for line in lines], loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(args.output, dpi=110)
 
