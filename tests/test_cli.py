@@ -70,6 +70,12 @@ def test_compress_decompress_info(tmp_path, weights, kind, capsys):
     assert "msp-lite (mse, quality 2)" in info and "53x37" in info and "bpp" in info
 
 
+def test_compress_with_latent_overfitting(tmp_path, weights):
+    path, _ = write_inputs(tmp_path)["png"]
+    assert run("compress", path, tmp_path / "lof.lic", "--weights", weights, "--lof-steps", "3") == 0
+    assert run("decompress", tmp_path / "lof.lic", tmp_path / "lof.png", "--weights", weights) == 0
+
+
 def test_sixteen_bit_keeps_precision(tmp_path):
     from lic_zoo.image_io import load_image
 

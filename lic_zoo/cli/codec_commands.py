@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .. import bitstream
@@ -20,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=int, default=3)
     p.add_argument("--metric", default="mse", choices=METRICS)
     p.add_argument("--weights", type=Path, help="use exported weights from this folder instead of the zoo's")
+    p.add_argument("--lof-steps", type=int, metavar="N",
+                   help="latent-overfitting steps (slower encoding, fewer bits; default: the profile's, 0 = off)")
+    p.add_argument("--lof-seconds", type=float, metavar="S", help="stop latent overfitting after S seconds")
     p.set_defaults(func=_compress)
 
     p = subparsers.add_parser("decompress", help="decode a .lic file to PNG (the model is read from the header)")
@@ -46,7 +50,7 @@ def _codec(args: argparse.Namespace) -> MSPCodec:
 def _compress(args: argparse.Namespace) -> int:
     image = open_image(args.input)  # read (and validate) before the model is loaded
     codec = _codec(args)
-    data = codec.compress(image)
+    data = codec.compress(image, lof_steps=args.lof_steps, lof_seconds=args.lof_seconds, progress=sys.stderr.isatty())
     atomic_write(args.output, data)
     w, h = image.size
     print(f"{args.output}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp ({codec.model_name} q{codec.quality})")
