@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from lic_zoo.transforms import latent_shape
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 MODELS = ("msp-lite", "msp-base", "msp-extra", "hyperprior", "serial-context")
 DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "speed-2k" / "speed01-2048x1152.png"
@@ -40,7 +42,7 @@ def _median_time(fn, repeats: int) -> tuple[float, object]:
 def measure(model: str, height: int, width: int, repeats: int, image_path: Path, weights: Path | None) -> dict:
     """Run in the child process: time encode and decode of one model at one size."""
     torch.manual_seed(0)
-    latent_shape = ((height + 15) // 16, (width + 15) // 16)
+    shape = latent_shape(height, width)
     if model.startswith("msp-"):
         from lic_zoo import MSPCodec
         from lic_zoo.image_io import load_image
@@ -56,10 +58,10 @@ def measure(model: str, height: int, width: int, repeats: int, image_path: Path,
         from serial_baseline import HyperpriorCodec, SerialContextCodec, random_latents
 
         codec = (SerialContextCodec() if model == "serial-context" else HyperpriorCodec()).eval()
-        y, z = random_latents(codec.n, codec.m, latent_shape)
+        y, z = random_latents(codec.n, codec.m, shape)
         enc, streams = _median_time(lambda: codec.encode(y, z), repeats)
-        dec, _ = _median_time(lambda: codec.decode(streams, latent_shape), repeats)
-        steps = latent_shape[0] * latent_shape[1] if model == "serial-context" else 1
+        dec, _ = _median_time(lambda: codec.decode(streams, shape), repeats)
+        steps = shape[0] * shape[1] if model == "serial-context" else 1
         size = sum(map(len, streams))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"model": model, "size": f"{width}x{height}", "encode_s": enc, "decode_s": dec, "steps": steps,

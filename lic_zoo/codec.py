@@ -1,7 +1,6 @@
 """The MSP codec: a plain ``nn.Module`` (no Lightning) that trains, compresses and decompresses images."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +19,7 @@ from .lof import overfit_latent
 from .msp import MSPEntropyModel, Step, subsample
 from .profiles import Profile, get_profile
 from .registry import LAMBDAS
-from .transforms import STRIDE, AnalysisTransform, SynthesisTransform, pad_to_stride
+from .transforms import AnalysisTransform, SynthesisTransform, latent_shape, pad_to_stride
 
 CONFIG_FORMAT = 1
 LOF_LR = 0.01
@@ -149,8 +148,7 @@ class MSPCodec(nn.Module):
         header, reader = bitstream.read_header(data, self.limits)
         self.check_stream_header(header)
         substreams = bitstream.read_substreams(reader, self.profile.scales + 1)
-        latent_shape = (math.ceil(header.height / STRIDE), math.ceil(header.width / STRIDE))
-        y_hat = self._decode_latent(substreams, latent_shape)
+        y_hat = self._decode_latent(substreams, latent_shape(header.height, header.width))
         return self._synthesize(y_hat, header.height, header.width), header
 
     def check_stream_header(self, header: Header) -> None:

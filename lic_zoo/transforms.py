@@ -83,6 +83,11 @@ class SynthesisTransform(nn.Module):
         return self.net(y)
 
 
+def latent_shape(height: int, width: int) -> tuple[int, int]:
+    """Spatial size of the latent of a ``height x width`` image (the transforms pad to a multiple of STRIDE)."""
+    return -(-height // STRIDE), -(-width // STRIDE)
+
+
 def pad_to_stride(x: Tensor) -> Tensor:
     """Replicate-pad the bottom/right of a (B,3,H,W) batch to a multiple of :data:`STRIDE`."""
     h, w = x.shape[-2:]

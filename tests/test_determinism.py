@@ -7,7 +7,6 @@ network runs in exact fixed point).
 from __future__ import annotations
 
 import hashlib
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +17,13 @@ import torch
 from lic_zoo import bitstream
 from lic_zoo.hub import save_pretrained
 from lic_zoo.image_io import to_uint8
-from lic_zoo.transforms import STRIDE
+from lic_zoo.transforms import latent_shape
 from lic_zoo.zoo import load_local
 
 from conftest import synthetic_image
 
 DECODE_SCRIPT = """
-import hashlib, math, sys, torch
+import hashlib, sys, torch
 torch.set_num_threads(int(sys.argv[3]))
 torch.backends.mkldnn.enabled = sys.argv[4] == "1"
 from lic_zoo.image_io import to_uint8
@@ -41,9 +40,8 @@ print(hashlib.sha256(decoded_latent(codec, data)).hexdigest(), hashlib.sha256(pi
 def decoded_latent(codec, data: bytes) -> bytes:
     header, reader = bitstream.read_header(data)
     substreams = bitstream.read_substreams(reader, codec.profile.scales + 1)
-    shape = (math.ceil(header.height / STRIDE), math.ceil(header.width / STRIDE))
     with torch.no_grad():
-        return codec._decode_latent(substreams, shape).numpy().tobytes()
+        return codec._decode_latent(substreams, latent_shape(header.height, header.width)).numpy().tobytes()
 
 
 @pytest.fixture(scope="module")
