@@ -19,6 +19,7 @@ from .lof import overfit_latent
 from .msp import MSPEntropyModel, Step, subsample
 from .profiles import Profile, get_profile
 from .registry import LAMBDAS
+from .tiling import Tiling, analyse_tiled, synthesize_tiled
 from .transforms import AnalysisTransform, SynthesisTransform, latent_shape, pad_to_stride
 
 CONFIG_FORMAT = 1
@@ -49,7 +50,7 @@ class MSPCodec(nn.Module):
     """Autoencoder with a multi-scale progressive (MSP) probability model.
 
     Images are float tensors (3, H, W) in [0, 1] (or (1, H, W), or PIL images); any size, no padding by the
-    caller. :meth:`decompress` returns a float32 tensor (3, H, W) in [0, 1]; :meth:`decompress_pil` an 8-bit
+    caller. :meth:`decompress` returns a tensor of the transforms' float type (3, H, W) in [0, 1]; :meth:`decompress_pil` an 8-bit
     PIL image in the original layout (RGB or L).
     """
 
@@ -63,7 +64,8 @@ class MSPCodec(nn.Module):
         self.g_a = AnalysisTransform(self.profile.width, self.profile.latent_channels, self.profile.transform_blocks)
         self.g_s = SynthesisTransform(self.profile.width, self.profile.latent_channels, self.profile.transform_blocks)
         self.entropy = MSPEntropyModel(self.profile)
-        self.limits = Limits()
+        self.limits = Limits()  # callers may replace these two
+        self.tiling = Tiling()
 
     # ----------------------------------------------------------------- identity
     @property
@@ -120,36 +122,40 @@ class MSPCodec(nn.Module):
         x, layout = as_image_tensor(image)
         height, width = x.shape[-2:]
         self.limits.check(height, width)
-        x = x[None].to(self._device())
-        y = self.g_a(pad_to_stride(x))
+        x = x[None].to(self._device(), self._dtype())
+        y = self._analyse(x, progress)
         steps = self.profile.lof_steps if lof_steps is None else lof_steps
         if steps > 0:
             y = overfit_latent(self, x, y, steps=steps, lr=lof_lr, seconds=lof_seconds, progress=progress).y
         y_hat, substreams = self._encode_latent(y.to(torch.float64))
         header = Header(self.model_name, self.metric, self.quality, self.weights_digest(), height, width, layout)
-        return EncodeResult(bitstream.pack(header, substreams), self._synthesize(y_hat, height, width), layout)
+        x_hat = self._synthesize(y_hat, height, width, progress)
+        return EncodeResult(bitstream.pack(header, substreams), x_hat, layout)
 
     def compress(self, image: Tensor | Image.Image, *, lof_steps: int | None = None, **lof_options) -> bytes:
         """Compress one image to the bytes of a .lic file (see :meth:`encode` for the LOF options)."""
         return self.encode(image, lof_steps=lof_steps, **lof_options).data
 
     @torch.no_grad()
-    def decompress(self, data: bytes) -> Tensor:
-        """Decode a .lic stream made by this codec (same model and weights) to a (3, H, W) tensor in [0, 1]."""
-        return self._decode(data)[0]
+    def decompress(self, data: bytes, *, limits: Limits | None = None, progress: bool = False) -> Tensor:
+        """Decode a .lic stream made by this codec (same model and weights) to a (3, H, W) tensor in [0, 1].
 
-    def decompress_pil(self, data: bytes) -> Image.Image:
+        The header is checked against ``limits`` (default: :attr:`limits`) before anything is allocated.
+        """
+        return self._decode(data, limits, progress)[0]
+
+    def decompress_pil(self, data: bytes, *, limits: Limits | None = None, progress: bool = False) -> Image.Image:
         """Decode to an 8-bit PIL image in the stream's original layout (RGB or L)."""
-        x_hat, header = self._decode(data)
+        x_hat, header = self._decode(data, limits, progress)
         return tensor_to_pil(x_hat, header.layout)
 
     @torch.no_grad()
-    def _decode(self, data: bytes) -> tuple[Tensor, Header]:
-        header, reader = bitstream.read_header(data, self.limits)
+    def _decode(self, data: bytes, limits: Limits | None, progress: bool) -> tuple[Tensor, Header]:
+        header, reader = bitstream.read_header(data, self.limits if limits is None else limits)
         self.check_stream_header(header)
         substreams = bitstream.read_substreams(reader, self.profile.scales + 1)
         y_hat = self._decode_latent(substreams, latent_shape(header.height, header.width))
-        return self._synthesize(y_hat, header.height, header.width), header
+        return self._synthesize(y_hat, header.height, header.width, progress), header
 
     def check_stream_header(self, header: Header) -> None:
         """Refuse a stream made by another model, quality or weights version."""
@@ -167,9 +173,25 @@ class MSPCodec(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def _synthesize(self, y_hat: Tensor, height: int, width: int) -> Tensor:
-        x_hat = self.g_s(y_hat.to(torch.float32))[0, :, :height, :width]
-        return x_hat.clamp(0, 1)
+    def _dtype(self) -> torch.dtype:
+        """The transforms' float type (float32 normally; float64 after ``.double()``)."""
+        return self.g_s.net[0][0].weight.dtype
+
+    def _analyse(self, x: Tensor, progress: bool = False) -> Tensor:
+        """g_a of a (1, 3, H, W) image, tiled above :attr:`tiling`'s size."""
+        x = pad_to_stride(x)
+        if not self.tiling.applies(*x.shape[-2:]):
+            return self.g_a(x)
+        return analyse_tiled(self.g_a, x, self.tiling, self.profile.latent_channels, progress=progress)
+
+    def _synthesize(self, y_hat: Tensor, height: int, width: int, progress: bool = False) -> Tensor:
+        """The (3, height, width) reconstruction in [0, 1] of a (1, C, h, w) latent, tiled above :attr:`tiling`'s size."""
+        y_hat = y_hat.to(self._dtype())
+        if self.tiling.applies(height, width):
+            x_hat = synthesize_tiled(self.g_s, y_hat, self.tiling, progress=progress)
+        else:
+            x_hat = self.g_s(y_hat)
+        return x_hat[0, :, :height, :width].clamp(0, 1)
 
     # Substream 0 holds the factorised scale; substream 1 + i holds context scale S - 1 - i.
     def _substream_of(self, step: Step) -> int:

@@ -15,20 +15,27 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .errors import UnsupportedInputError
+from .bitstream import Limits
+from .errors import LimitExceededError, UnsupportedInputError
 
 GRAY_MODES = {"L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "1"}
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
-    """Open and fully read an image file with Pillow; typed errors for missing or unreadable files."""
+def open_image(path: str | os.PathLike, limits: Limits = Limits()) -> Image.Image:
+    """Open and fully read an image file with Pillow; typed errors for missing, unreadable or too large files.
+
+    The size in the file's header is checked against ``limits`` before the pixels are decoded.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(2, "no such file", str(path))
     try:
         with Image.open(path) as img:
+            limits.check(img.height, img.width)
             img.load()
             return img
+    except Image.DecompressionBombError as exc:
+        raise LimitExceededError(f"{path}: {exc}") from None
     except (UnidentifiedImageError, SyntaxError, ValueError, OSError) as exc:
         raise UnsupportedInputError(f"{path}: not a readable image ({exc})") from None
 

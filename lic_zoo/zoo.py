@@ -74,11 +74,12 @@ def codec_for_stream(data: bytes, limits: bitstream.Limits = bitstream.Limits())
     return _cached_codec(header.model, header.metric, header.quality)
 
 
-def decode(data: bytes) -> torch.Tensor:
+def decode(data: bytes, *, limits: bitstream.Limits = bitstream.Limits(), progress: bool = False) -> torch.Tensor:
     """Decode any lic_zoo stream with the zoo codec its header names: (3, H, W) float tensor in [0, 1]."""
-    return codec_for_stream(data).decompress(data)
+    return codec_for_stream(data, limits).decompress(data, limits=limits, progress=progress)
 
 
-def decode_file(path: str | os.PathLike) -> torch.Tensor:
+def decode_file(path: str | os.PathLike, *, limits: bitstream.Limits = bitstream.Limits(),
+                progress: bool = False) -> torch.Tensor:
     """Read and decode a .lic file; see :func:`decode`."""
-    return decode(Path(path).read_bytes())
+    return decode(Path(path).read_bytes(), limits=limits, progress=progress)

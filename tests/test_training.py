@@ -127,6 +127,29 @@ def test_export_refuses_mismatching_checkpoints(fast_dev_run_dir, tmp_path):
     assert not any((tmp_path / name).exists() for name in "abcd")
 
 
+class _Payload:
+    """Unpickling this runs code: what a malicious checkpoint would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("use", ["export", "init_from"])
+def test_checkpoints_are_never_unpickled(fast_dev_run_dir, tmp_path, use):
+    checkpoint = torch.load(fast_dev_run_dir / "checkpoints" / "final.ckpt", map_location="cpu", weights_only=True)
+    checkpoint["extra"] = _Payload(tmp_path / "pwned")
+    torch.save(checkpoint, tmp_path / "evil.ckpt")
+    with pytest.raises(CorruptWeightsError, match="not a readable checkpoint"):
+        if use == "export":
+            export_checkpoint(tmp_path / "evil.ckpt", tmp_path / "out")
+        else:
+            MSPLite(init_from=str(tmp_path / "evil.ckpt")).setup("fit")
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_fine_tuning_starts_from_exported_weights_of_the_same_profile(fast_dev_run_dir, tmp_path):
     out = export_checkpoint(fast_dev_run_dir / "checkpoints" / "final.ckpt", tmp_path / "exported")
     module = MSPLite(quality=4, init_from=str(out))

@@ -24,12 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lof-steps", type=int, metavar="N",
                    help="latent-overfitting steps (slower encoding, fewer bits; default: the profile's, 0 = off)")
     p.add_argument("--lof-seconds", type=float, metavar="S", help="stop latent overfitting after S seconds")
+    _add_limit_options(p)
     p.set_defaults(func=_compress)
 
     p = subparsers.add_parser("decompress", help="decode a .lic file to PNG (the model is read from the header)")
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
     p.add_argument("--weights", type=Path, help="exported weights folder for streams made with non-zoo weights")
+    _add_limit_options(p)
     p.set_defaults(func=_decompress)
 
     p = subparsers.add_parser("info", help="describe a .lic file: model, size, bpp, substreams")
@@ -41,6 +43,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_models)
 
 
+def _add_limit_options(p: argparse.ArgumentParser) -> None:
+    default = bitstream.Limits()
+    p.add_argument("--max-pixels", type=int, default=default.max_pixels,
+                   help=f"refuse larger images (default {default.max_pixels})")
+    p.add_argument("--max-side", type=int, default=default.max_side,
+                   help=f"refuse images with a longer side (default {default.max_side})")
+
+
+def _limits(args: argparse.Namespace) -> bitstream.Limits:
+    return bitstream.Limits(max_pixels=args.max_pixels, max_side=args.max_side)
+
+
 def _codec(args: argparse.Namespace) -> MSPCodec:
     if args.weights is not None:
         return load_local(args.weights)
@@ -48,8 +62,9 @@ def _codec(args: argparse.Namespace) -> MSPCodec:
 
 
 def _compress(args: argparse.Namespace) -> int:
-    image = open_image(args.input)  # read (and validate) before the model is loaded
+    image = open_image(args.input, _limits(args))  # read (and validate) before the model is loaded
     codec = _codec(args)
+    codec.limits = _limits(args)
     data = codec.compress(image, lof_steps=args.lof_steps, lof_seconds=args.lof_seconds, progress=sys.stderr.isatty())
     atomic_write(args.output, data)
     w, h = image.size
@@ -59,8 +74,9 @@ def _compress(args: argparse.Namespace) -> int:
 
 def _decompress(args: argparse.Namespace) -> int:
     data = args.input.read_bytes()
-    codec = load_local(args.weights) if args.weights is not None else codec_for_stream(data)
-    image = codec.decompress_pil(data)
+    limits = _limits(args)
+    codec = load_local(args.weights) if args.weights is not None else codec_for_stream(data, limits)
+    image = codec.decompress_pil(data, limits=limits, progress=sys.stderr.isatty())
     save_png(image, args.output)
     print(f"{args.output}: {image.width}x{image.height} {image.mode}")
     return 0

@@ -1,0 +1,509 @@
+"""Fuzzing the decoder: mutated .lic files decode, or fail with lic_zoo's typed errors, in bounded time and memory.
+
+Two seeded, bounded campaigns mutate valid streams of a ``lite`` codec (random weights) and decode them:
+
+* raw: mutations left as they are. The CRC32 covers the whole file, so each must fail with a
+  CorruptStreamError that says why: bad magic, truncated, version, or (nearly always) checksum.
+* re-sealed: the body is mutated, then its CRC32 recomputed, so the mutations reach the header parser, the
+  limits, the substream length checks, the model check and the entropy decoder. Each outcome must be a decoded
+  image of the size the header claims, or a :class:`lic_zoo.LicZooError`; structured mutations also name the
+  error they must raise. It runs in a child process (this file as a script) whose address space is capped
+  at its size after setup plus ADDRESS_SPACE_MARGIN, so an oversized allocation fails the campaign.
+
+The decoding limits are tight (four times the largest sample image), so inflated dimensions must be refused
+by LimitExceededError before anything is decoded. Counts and outcomes are in docs/robustness.md; rerun with
+``OMP_NUM_THREADS=1 python -m pytest -q -s tests/test_fuzz.py`` (``-s`` prints the tables).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+import traceback
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lic_zoo import CorruptStreamError, LicZooError, LimitExceededError, Limits, ModelMismatchError, MSPCodec
+from lic_zoo import bitstream
+from lic_zoo.bitstream import Header
+from lic_zoo.registry import METRICS
+
+from conftest import synthetic_image
+
+SEED = 20250611
+IMAGES = ((64, 64, "RGB"), (48, 80, "RGB"), (40, 56, "L"), (17, 33, "RGB"))  # height, width, layout
+LIMITS = Limits(max_pixels=4 * 64 * 64, max_side=4 * 64)
+RAW_CASES_PER_KIND = 100
+RESEALED_CASES_PER_KIND = 160
+DECODE_SECONDS = 5.0  # bound on every single decode (they take about 20 ms)
+CAMPAIGN_SECONDS = 600  # the child process is killed after this: a hang fails the tests, it cannot stall them
+ADDRESS_SPACE_MARGIN = 1 << 30  # bytes the re-sealed campaign may map beyond its size after setup
+MAX_VARINT = 2**35 - 1  # the largest value a header varint may hold
+
+
+# ------------------------------------------------------------------ building streams
+def varint(value: int) -> bytes:
+    """LEB128, as in the .lic format."""
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value >> 7 else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def seal(body: bytes) -> bytes:
+    """Append the CRC32 that makes ``body`` pass the checksum."""
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+@dataclasses.dataclass(frozen=True)
+class Fields:
+    """A .lic header as raw field values, so that mutations can write values ``bitstream.pack`` refuses."""
+
+    model: bytes
+    metric: int
+    quality: int
+    digest: bytes
+    height: int
+    width: int
+    layout: int
+    version: int = bitstream.VERSION
+
+    @classmethod
+    def of(cls, header: Header) -> Fields:
+        return cls(header.model.encode("ascii"), METRICS.index(header.metric), header.quality, header.digest,
+                   header.height, header.width, bitstream.LAYOUTS.index(header.layout))
+
+    def encode(self) -> bytes:
+        return b"".join([bitstream.MAGIC, bytes([self.version, len(self.model)]), self.model,
+                         bytes([self.metric, self.quality]), self.digest, varint(self.height), varint(self.width),
+                         bytes([self.layout])])
+
+
+def assemble(fields: Fields, lengths: list[int], payload: bytes) -> bytes:
+    """A sealed stream with the given header fields, substream lengths and payload (consistent or not)."""
+    return seal(fields.encode() + b"".join(map(varint, lengths)) + payload)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """A valid stream and its parts."""
+
+    data: bytes
+    fields: Fields
+    substreams: tuple[bytes, ...]
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(s) for s in self.substreams]
+
+    @property
+    def payload(self) -> bytes:
+        return b"".join(self.substreams)
+
+
+def make_codec_and_samples() -> tuple[MSPCodec, list[Sample]]:
+    """The codec under test, with the campaign's tight limits, and one valid stream per image of IMAGES."""
+    torch.manual_seed(0)
+    codec = MSPCodec("lite").eval()
+    samples = []
+    for seed, (height, width, layout) in enumerate(IMAGES):
+        image = synthetic_image(height, width, seed=seed)
+        data = codec.compress(image[:1] if layout == "L" else image, lof_steps=0)
+        header, reader = bitstream.read_header(data)
+        substreams = tuple(bitstream.read_substreams(reader, codec.profile.scales + 1))
+        sample = Sample(data, Fields.of(header), substreams)
+        assert assemble(sample.fields, sample.lengths, sample.payload) == data, "the fuzzer misreads the format"
+        samples.append(sample)
+    codec.limits = LIMITS
+    return codec, samples
+
+
+# ------------------------------------------------------------------ mutations
+Expected = tuple[type[LicZooError], str] | None  # the error a case must raise and a word of its message; None: any
+Mutation = Callable[[np.random.Generator, Sample, list[Sample]], tuple[bytes, Expected]]
+
+
+def flip_bits(rng: np.random.Generator, data: bytes) -> bytes:
+    """Flip 1 to 8 distinct bits anywhere."""
+    out = bytearray(data)
+    for bit in rng.choice(8 * len(out), size=rng.integers(1, 9), replace=False):
+        out[bit // 8] ^= 1 << (bit % 8)
+    return bytes(out)
+
+
+def truncate(rng: np.random.Generator, data: bytes) -> bytes:
+    return data[: rng.integers(0, len(data))]
+
+
+def insert_bytes(rng: np.random.Generator, data: bytes) -> bytes:
+    """Insert 1 to 16 random bytes at a random position."""
+    at = rng.integers(0, len(data) + 1)
+    return data[:at] + rng.bytes(rng.integers(1, 17)) + data[at:]
+
+
+def delete_bytes(rng: np.random.Generator, data: bytes) -> bytes:
+    """Delete 1 to 16 consecutive bytes."""
+    at = rng.integers(0, len(data))
+    return data[:at] + data[at + rng.integers(1, 17) :]
+
+
+BYTE_MUTATIONS: dict[str, Callable[[np.random.Generator, bytes], bytes]] = {
+    "bit flips": flip_bits, "truncation": truncate, "byte insertion": insert_bytes, "byte deletion": delete_bytes,
+}
+
+
+def raw_rejection(data: bytes) -> str:
+    """The word in the message read_header must give for a damaged, unsealed stream."""
+    if data[: len(bitstream.MAGIC)] != bitstream.MAGIC:
+        return "magic"
+    if len(data) < len(bitstream.MAGIC) + 1 + 4:
+        return "truncated"
+    if data[len(bitstream.MAGIC)] != bitstream.VERSION:
+        return "version"
+    return "checksum"
+
+
+def raw(mutate: Callable[[np.random.Generator, bytes], bytes]) -> Mutation:
+    """Mutate the whole file and leave the CRC32 as it is."""
+
+    def mutation(rng: np.random.Generator, sample: Sample, _: list[Sample]) -> tuple[bytes, Expected]:
+        data = mutate(rng, sample.data)
+        return data, (CorruptStreamError, raw_rejection(data))
+
+    return mutation
+
+
+def resealed(mutate: Callable[[np.random.Generator, bytes], bytes], expected: Expected = None) -> Mutation:
+    """Mutate the body (everything but the CRC32), then seal it again."""
+
+    def mutation(rng: np.random.Generator, sample: Sample, _: list[Sample]) -> tuple[bytes, Expected]:
+        return seal(mutate(rng, sample.data[:-4])), expected
+
+    return mutation
+
+
+def change_dimensions(rng: np.random.Generator, sample: Sample, _: list[Sample]) -> tuple[bytes, Expected]:
+    """Height and width inside the limits (inconsistent with the payload), beyond them, zero or overlong."""
+    side, pixels = LIMITS.max_side, LIMITS.max_pixels
+    mode = rng.integers(5)
+    if mode == 0:  # inside the limits
+        height = int(rng.integers(1, side + 1))
+        width, expected = int(rng.integers(1, min(side, pixels // height) + 1)), None
+    elif mode == 1:  # a side beyond the limit
+        height, width = int(rng.integers(side + 1, MAX_VARINT + 1)), int(rng.integers(1, side + 1))
+        expected = (LimitExceededError, "side")
+    elif mode == 2:  # both sides within the limit, too many pixels
+        height = int(rng.integers(pixels // side + 1, side + 1))
+        width, expected = int(rng.integers(pixels // height + 1, side + 1)), (LimitExceededError, "pixels")
+    elif mode == 3:
+        height, width, expected = 0, int(rng.integers(0, side + 1)), (LimitExceededError, "empty")
+    else:  # more than a header varint may hold
+        height, width = int(rng.integers(MAX_VARINT + 1, 2**62)), sample.fields.width
+        expected = (CorruptStreamError, "malformed")
+    if rng.integers(2):
+        height, width = width, height
+    fields = dataclasses.replace(sample.fields, height=height, width=width)
+    return assemble(fields, sample.lengths, sample.payload), expected
+
+
+def change_lengths(rng: np.random.Generator, sample: Sample, _: list[Sample]) -> tuple[bytes, Expected]:
+    """Move bytes between two substreams (the total still fits the payload), or inflate/deflate one length."""
+    lengths = sample.lengths
+    i, j = rng.choice(len(lengths), size=2, replace=False)
+    if rng.integers(2):
+        moved = int(rng.integers(1, lengths[i] + 1)) if lengths[i] else 0
+        lengths[i] -= moved
+        lengths[j] += moved
+        expected = None
+    else:
+        lengths[i] = int(rng.choice([rng.integers(0, lengths[i]) if lengths[i] else lengths[i] + 1,
+                                     rng.integers(lengths[i] + 1, lengths[i] + 64),
+                                     rng.integers(lengths[i] + 1, MAX_VARINT + 1)]))
+        expected = (CorruptStreamError, "lengths")
+    return assemble(sample.fields, lengths, sample.payload), expected
+
+
+def change_header_field(rng: np.random.Generator, sample: Sample, _: list[Sample]) -> tuple[bytes, Expected]:
+    """Another model name, metric, quality, weights digest, layout or version, valid or not."""
+    field = ["model", "metric", "quality", "digest", "layout", "version"][rng.integers(6)]
+    valid = bool(rng.integers(2))
+    old = getattr(sample.fields, field)
+    if field == "model":
+        names = [b"msp-base", b"msp-extra", b"", rng.integers(32, 127, rng.integers(1, 256), dtype=np.uint8).tobytes()]
+        new = names[rng.integers(len(names))] if valid else rng.bytes(7) + bytes([rng.integers(128, 256)])
+        expected = (ModelMismatchError, "") if valid else (CorruptStreamError, "ASCII")
+    elif field == "metric":
+        new = old ^ 1 if valid else int(rng.integers(len(METRICS), 256))
+        expected = (ModelMismatchError, "") if valid else (CorruptStreamError, "metric")
+    elif field == "quality":
+        new, expected = (old + int(rng.integers(1, 256))) % 256, (ModelMismatchError, "quality")
+    elif field == "digest":
+        new, expected = bytes(b ^ 0xFF for b in old) if valid else rng.bytes(8), (ModelMismatchError, "weights")
+    elif field == "layout":
+        new = old ^ 1 if valid else int(rng.integers(len(bitstream.LAYOUTS), 256))
+        expected = None if valid else (CorruptStreamError, "layout")
+    else:
+        new, expected = (old + int(rng.integers(1, 256))) % 256, (CorruptStreamError, "version")
+    fields = dataclasses.replace(sample.fields, **{field: new})
+    return assemble(fields, sample.lengths, sample.payload), expected
+
+
+def swap_headers(rng: np.random.Generator, sample: Sample, samples: list[Sample]) -> tuple[bytes, Expected]:
+    """The header of a stream of another image size (and maybe layout) over this stream's substreams."""
+    others = [s for s in samples if s.fields != sample.fields]
+    return assemble(others[rng.integers(len(others))].fields, sample.lengths, sample.payload), None
+
+
+def garbage_substreams(rng: np.random.Generator, sample: Sample, _: list[Sample]) -> tuple[bytes, Expected]:
+    """Replace some substreams with random bytes: mostly whole 32-bit words, so that ANS decoding starts, and
+    sometimes ending in a zero word, which the ANS coder refuses."""
+    substreams = list(sample.substreams)
+    for i in rng.choice(len(substreams), size=rng.integers(1, len(substreams) + 1), replace=False):
+        n = int(rng.integers(0, 2 * len(substreams[i]) + 9))
+        garbage = rng.bytes(n - n % 4 if rng.random() < 0.8 else n)
+        substreams[i] = garbage[:-4] + bytes(4) if len(garbage) >= 4 and rng.random() < 0.2 else garbage
+    return assemble(sample.fields, [len(s) for s in substreams], b"".join(substreams)), None
+
+
+RAW_MUTATIONS: dict[str, Mutation] = {kind: raw(mutate) for kind, mutate in BYTE_MUTATIONS.items()}
+RESEALED_MUTATIONS: dict[str, Mutation] = {
+    "bit flips": resealed(flip_bits),
+    "truncation": resealed(truncate, (CorruptStreamError, "")),  # every byte of a stream is needed
+    "byte insertion": resealed(insert_bytes),
+    "byte deletion": resealed(delete_bytes),
+    "dimensions": change_dimensions,
+    "substream lengths": change_lengths,
+    "header fields": change_header_field,
+    "swapped headers": swap_headers,
+    "garbage substreams": garbage_substreams,
+}
+
+
+# ------------------------------------------------------------------ running cases
+@dataclasses.dataclass
+class Report:
+    """Outcome counts per mutation kind, the errors cases had to raise, the problems found, the slowest decode."""
+
+    outcomes: dict[str, Counter] = dataclasses.field(default_factory=dict)
+    named: Counter = dataclasses.field(default_factory=Counter)  # "Error 'word of its message'" -> cases
+    failures: list[str] = dataclasses.field(default_factory=list)
+    slowest: tuple[float, str] = (0.0, "")
+
+    @property
+    def cases(self) -> int:
+        return sum(sum(c.values()) for c in self.outcomes.values())
+
+    def table(self) -> str:
+        """The outcome counts as a markdown table, one row per mutation kind."""
+        columns = sorted({o for c in self.outcomes.values() for o in c}, key=lambda o: (o != "decoded", o))
+        rows = [["mutation", "cases", *columns], ["---"] * (len(columns) + 2)]
+        for kind, counts in [*self.outcomes.items(), ("all", sum(self.outcomes.values(), Counter()))]:
+            rows.append([kind, str(sum(counts.values())), *(str(counts[o]) for o in columns)])
+        named = ", ".join(f"{label} {n}" for label, n in sorted(self.named.items()))
+        return "\n".join("| " + " | ".join(row) + " |" for row in rows) + f"\n\nnamed errors raised: {named}"
+
+
+def decode_case(codec: MSPCodec, data: bytes, expected: Expected, *, sealed: bool) -> tuple[str, str | None]:
+    """Decode one stream; returns its outcome ("decoded" or "Error (module raising it)") and a problem, if any."""
+    try:
+        image = codec.decompress(data)
+    except LicZooError as exc:
+        outcome = f"{type(exc).__name__} ({Path(traceback.extract_tb(exc.__traceback__)[-1].filename).stem})"
+        if expected is not None and not (isinstance(exc, expected[0]) and expected[1] in str(exc)):
+            return outcome, f"expected {expected[0].__name__} ({expected[1]!r}), got {type(exc).__name__}: {exc}"
+        if sealed and "checksum" in str(exc):
+            return outcome, f"a re-sealed stream failed its checksum: {exc}"
+        return outcome, None
+    except Exception as exc:  # anything untyped is what the fuzzer looks for
+        return "untyped", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+    if expected is not None:
+        return "decoded", f"expected {expected[0].__name__} ({expected[1]!r}), but the stream decoded"
+    header, _ = bitstream.read_header(data, codec.limits)
+    if image.dtype != torch.float32 or image.shape != (3, header.height, header.width):
+        return "decoded", f"decoded a {image.dtype} {tuple(image.shape)}, header says {header.width}x{header.height}"
+    if not bool(((image >= 0) & (image <= 1)).all()):  # also false for NaN
+        return "decoded", "decoded pixels outside [0, 1] or not finite"
+    return "decoded", None
+
+
+def run_campaign(codec: MSPCodec, samples: list[Sample], mutations: dict[str, Mutation], cases_per_kind: int,
+                 seed: int, *, sealed: bool, progress: bool = False) -> Report:
+    """``cases_per_kind`` cases of every mutation; case ``i`` of a kind draws from the generator (seed, kind, i)."""
+    report = Report()
+    for k, (kind, mutate) in enumerate(mutations.items()):
+        report.outcomes[kind] = Counter()
+        for i in range(cases_per_kind):
+            label = f"seed {seed}, {kind!r} case {i}"
+            if progress:
+                print(label, file=sys.stderr, flush=True)  # the last line names the case if the process dies
+            rng = np.random.default_rng([seed, k, i])
+            data, expected = mutate(rng, samples[i % len(samples)], samples)
+            start = time.perf_counter()
+            outcome, problem = decode_case(codec, data, expected, sealed=sealed)
+            elapsed = time.perf_counter() - start
+            report.outcomes[kind][outcome] += 1
+            if expected is not None:
+                report.named[f"{expected[0].__name__} {expected[1]!r}" if expected[1] else expected[0].__name__] += 1
+            report.slowest = max(report.slowest, (elapsed, label))
+            if problem is not None:
+                report.failures.append(f"{label}: {problem}")
+    return report
+
+
+# ------------------------------------------------------------------ the address-space bound
+def bound_address_space(margin: int) -> int | None:
+    """Cap this process's address space at its current size plus ``margin``; None where that is not enforced."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    statm = Path("/proc/self/statm")
+    if not sys.platform.startswith("linux") or not statm.exists():  # macOS accepts RLIMIT_AS but ignores it
+        return None
+    limit = int(statm.read_text().split()[0]) * resource.getpagesize() + margin
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY and hard < limit:
+        return None
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    return limit
+
+
+def allocation_refused(nbytes: int) -> bool:
+    """Whether allocating (and touching) ``nbytes`` fails: shows the bound is live."""
+    try:
+        torch.ones(nbytes, dtype=torch.uint8)
+    except (RuntimeError, MemoryError):
+        return True
+    return False
+
+
+def main() -> None:
+    """The re-sealed campaign under the address-space bound (run by the tests in a child process)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--summary", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    codec, samples = make_codec_and_samples()
+    for sample in samples:  # unmutated streams decode (this also does every lazy allocation before the bound)
+        codec.decompress(sample.data)
+    limit = bound_address_space(ADDRESS_SPACE_MARGIN)
+    start = time.perf_counter()
+    report = run_campaign(codec, samples, RESEALED_MUTATIONS, RESEALED_CASES_PER_KIND, SEED, sealed=True,
+                          progress=True)
+    seconds = time.perf_counter() - start
+    summary = {
+        "outcomes": report.outcomes, "cases": report.cases, "failures": report.failures,
+        "slowest": report.slowest, "seconds": seconds, "address_space_limit": limit,
+        "allocation_refused": limit is not None and allocation_refused(2 * ADDRESS_SPACE_MARGIN),
+        "table": report.table(),
+    }
+    if args.summary:
+        args.summary.write_text(json.dumps(summary, indent=1))
+    bound = "not bounded (RLIMIT_AS unavailable)" if limit is None else f"bounded at {limit / 2**30:.2f} GiB"
+    print(f"{report.cases} re-sealed cases in {seconds:.1f} s, {len(report.failures)} failures, slowest decode"
+          f" {report.slowest[0]:.3f} s ({report.slowest[1]}); address space {bound}\n{summary['table']}")
+
+
+# ------------------------------------------------------------------ tests
+@pytest.fixture(scope="module")
+def codec_and_samples() -> tuple[MSPCodec, list[Sample]]:
+    return make_codec_and_samples()
+
+
+def test_raw_mutations_are_reported_as_checksum_failures(codec_and_samples):
+    codec, samples = codec_and_samples
+    report = run_campaign(codec, samples, RAW_MUTATIONS, RAW_CASES_PER_KIND, SEED, sealed=False)
+    print(f"\nraw mutations, {report.cases} cases:\n{report.table()}")
+    assert report.cases == RAW_CASES_PER_KIND * len(RAW_MUTATIONS)
+    assert not report.failures, "\n".join(report.failures[:10])
+    assert report.slowest[0] < DECODE_SECONDS, report.slowest
+
+
+def test_dimensions_inside_the_limits_but_inconsistent_with_the_payload_fail_cleanly(codec_and_samples):
+    codec, samples = codec_and_samples
+    sample = samples[0]  # 64x64: its factorised scale is one 1x1 latent position
+    # Too small for a factorised scale: its substream is never read, so it must be reported as left over.
+    smaller = [(1, 1), (32, 32), (48, 256), (256, 16)]
+    # Larger: ANS cannot tell missing trailing symbols from improbable ones, so these may also decode.
+    larger = [(65, 64), (80, 80), (128, 128), (256, 64), (64, 256)]
+    for height, width in smaller + larger:
+        data = assemble(dataclasses.replace(sample.fields, height=height, width=width), sample.lengths, sample.payload)
+        start = time.perf_counter()
+        outcome, problem = decode_case(codec, data, None, sealed=True)
+        assert time.perf_counter() - start < DECODE_SECONDS, (height, width)
+        assert problem is None, (height, width, problem)
+        if (height, width) in smaller:
+            assert outcome == "CorruptStreamError (entropy_coding)", (height, width, outcome)
+
+
+def test_dimensions_beyond_the_limits_are_refused_before_decoding(codec_and_samples, monkeypatch):
+    codec, samples = codec_and_samples
+
+    def no_decoding(*args):
+        raise AssertionError("the entropy decoder ran on a stream beyond the limits")
+
+    monkeypatch.setattr("lic_zoo.codec.Decoder", no_decoding)
+    for height, width in [(LIMITS.max_side + 1, 1), (LIMITS.max_side, LIMITS.max_side), (65_536, 65_536)]:
+        data = assemble(dataclasses.replace(samples[0].fields, height=height, width=width), samples[0].lengths,
+                        samples[0].payload)
+        with pytest.raises(LimitExceededError):
+            codec.decompress(data)
+
+
+@pytest.fixture(scope="module")
+def resealed_summary(tmp_path_factory) -> dict:
+    """Runs :func:`main` in a child process; its stdout (the table) is printed."""
+    path = tmp_path_factory.mktemp("fuzz") / "summary.json"
+    command = [sys.executable, __file__, "--summary", str(path)]
+    try:
+        child = subprocess.run(command, capture_output=True, text=True, timeout=CAMPAIGN_SECONDS,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else "setup"
+        pytest.fail(f"the re-sealed campaign hung (> {CAMPAIGN_SECONDS} s) at {last}")
+    if child.returncode != 0:
+        pytest.fail(f"the re-sealed campaign died (exit {child.returncode}):\n{child.stderr[-3000:]}")
+    print(f"\n{child.stdout}")
+    return json.loads(path.read_text())
+
+
+def test_resealed_mutations_decode_or_raise_typed_errors(resealed_summary):
+    assert resealed_summary["cases"] == RESEALED_CASES_PER_KIND * len(RESEALED_MUTATIONS)
+    failures = resealed_summary["failures"]
+    assert not failures, f"{len(failures)} failures, first ones:\n" + "\n".join(failures[:10])
+
+
+def test_resealed_mutations_reach_every_stage_of_the_decoder(resealed_summary):
+    seen = {o for counts in resealed_summary["outcomes"].values() for o in counts}
+    assert {"decoded", "CorruptStreamError (bitstream)", "CorruptStreamError (entropy_coding)",
+            "LimitExceededError (bitstream)", "ModelMismatchError (codec)"} <= seen, seen
+
+
+def test_every_decode_is_time_bounded(resealed_summary):
+    seconds, label = resealed_summary["slowest"]
+    assert seconds < DECODE_SECONDS, f"{label} took {seconds:.1f} s"
+
+
+def test_decoding_stays_within_the_address_space_bound(resealed_summary):
+    if resealed_summary["address_space_limit"] is None:
+        pytest.skip("RLIMIT_AS is not available or not enforced on this platform")
+    # The cases ran under the bound (an allocation beyond it would be an untyped failure above); the bound bites:
+    assert resealed_summary["allocation_refused"]
+
+
+if __name__ == "__main__":
+    main()
