@@ -126,12 +126,14 @@ class MSPEntropyModel(nn.Module):
             y_hat = current
         return y_hat
 
-    def forward(self, y: Tensor, *, noise: bool | None = None) -> tuple[Tensor, list[Tensor]]:
+    def forward(self, y: Tensor, *, noise: bool | None = None,
+                context: ContextFn | None = None) -> tuple[Tensor, list[Tensor]]:
         """Training/estimation pass over the decoder's exact schedule.
 
         Returns the latent the decoder would see (mean-shifted rounding with straight-through gradients) and
         the likelihoods of every step, factorised scale first, each flattened to (B, n_elements). Rates use
         additive uniform noise when ``noise`` (default: in training mode), else straight-through rounding.
+        ``context`` replaces the float context network, e.g. by its fixed-point twin to estimate coding rates.
         """
         noisy = self.training if noise is None else noise
         coarse = subsample(y, self.profile.scales)
@@ -148,7 +150,7 @@ class MSPEntropyModel(nn.Module):
             likelihoods.append(gaussian_likelihood(rate_residual, scales_from_log(log_scale)).flatten(1))
             return rounded + mean
 
-        y_hat = self.traverse(coarse_hat, tuple(y.shape[-2:]), self.context, step_fn)
+        y_hat = self.traverse(coarse_hat, tuple(y.shape[-2:]), context or self.context, step_fn)
         return y_hat, likelihoods
 
 

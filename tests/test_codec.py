@@ -112,6 +112,28 @@ def test_file_size_matches_estimated_bits(trained_codecs, profile):
     assert abs(payload_bits - estimate) <= 0.01 * estimate + 8 * 4 * (codec.profile.scales + 1), (payload_bits, estimate)
 
 
+@pytest.mark.parametrize("profile", ["lite", "base"])
+def test_fixed_point_context_costs_little_rate(trained_codecs, profile):
+    """The coding-time (fixed-point) context network predicts nearly what the float one does."""
+    codec = trained_codecs[profile]
+    with torch.no_grad():
+        y = codec.g_a(synthetic_image(256, 384, seed=6)[None]).to(torch.float64)
+        rates = {}
+        for name, context in (("float", codec.entropy.context.double()), ("fixed", codec.entropy.context.exact())):
+            _, likelihoods = codec.entropy(y, noise=False, context=context)
+            rates[name] = sum(-torch.log2(lik).sum() for lik in likelihoods).item()
+        codec.entropy.context.float()
+    assert rates["fixed"] != rates["float"]  # really the other network
+    assert abs(rates["fixed"] / rates["float"] - 1) < 0.005, rates
+
+
+def test_fixed_point_refuses_sums_beyond_exact_float64():
+    from lic_zoo.context import ContextNetwork
+
+    with pytest.raises(ValueError, match="exact integer range"):
+        ContextNetwork(latent_channels=4000, num_groups=1, width=8, blocks=0, hidden=0).exact()
+
+
 def _substreams(codec: MSPCodec, data: bytes) -> list[bytes]:
     header, reader = lic_zoo.bitstream.read_header(data)
     return lic_zoo.bitstream.read_substreams(reader, codec.profile.scales + 1)
