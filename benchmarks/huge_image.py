@@ -1,9 +1,9 @@
 """Round trip of a 24-megapixel photo through the CLI: wall time and peak memory of compress and decompress.
 
     python benchmarks/huge_image.py [--image ../shared/data/speed-2k/speed01-2048x1152.png] [--size 6000x4000]
-        [--model msp-lite] [--quality 3] [--weights DIR] [--threads 2]
+        [--model msp-lite] [--quality 3] [--weights DIR] [--threads 2] [--lof-steps N]
 
-No 24 MP photo ships with the data, so the 2K photo is upscaled (bicubic) to cover ``--size`` and centre-cropped.
+No 24 MP photo ships with the data, so the 2K photo is resized (bicubic) to cover ``--size`` and centre-cropped.
 ``lic-zoo compress`` and ``lic-zoo decompress`` each run in their own process; peak memory is that process's
 max RSS. The decoded PNG is checked against the encoder's reconstruction size and its PSNR is reported.
 """
@@ -59,20 +59,22 @@ def main() -> None:
     parser.add_argument("--quality", type=int, default=3)
     parser.add_argument("--weights", type=Path, help="exported weights folder instead of the zoo's")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lof-steps", type=int, default=0, help="latent-overfitting steps of compress")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
     codec_args = ["--weights", str(args.weights)] if args.weights else ["--model", args.model, "--quality", str(args.quality)]
     with tempfile.TemporaryDirectory() as tmp:
         photo, stream, decoded = Path(tmp) / "photo.png", Path(tmp) / "photo.lic", Path(tmp) / "decoded.png"
         make_photo(args.image, width, height, photo)
-        enc_s, enc_gb, enc_out = run_measured(["compress", str(photo), str(stream), *codec_args], args.threads)
+        enc_s, enc_gb, enc_out = run_measured(["compress", str(photo), str(stream), *codec_args,
+                                               "--lof-steps", str(args.lof_steps)], args.threads)
         dec_weights = ["--weights", str(args.weights)] if args.weights else []
         dec_s, dec_gb, _ = run_measured(["decompress", str(stream), str(decoded), *dec_weights], args.threads)
         original = np.asarray(Image.open(photo), dtype=np.float64)
         result = np.asarray(Image.open(decoded), dtype=np.float64)
         psnr = 10 * np.log10(255**2 / np.mean((original - result) ** 2))
         report = {"size": args.size, "megapixels": width * height / 1e6, "model": enc_out.split("(")[-1].rstrip(")"),
-                  "threads": args.threads, "bytes": stream.stat().st_size,
+                  "threads": args.threads, "lof_steps": args.lof_steps, "bytes": stream.stat().st_size,
                   "bpp": 8 * stream.stat().st_size / (width * height), "psnr_db": round(psnr, 2),
                   "compress_s": round(enc_s, 1), "compress_peak_rss_gb": round(enc_gb, 2),
                   "decompress_s": round(dec_s, 1), "decompress_peak_rss_gb": round(dec_gb, 2)}

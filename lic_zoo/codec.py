@@ -116,17 +116,19 @@ class MSPCodec(nn.Module):
                lof_seconds: float | None = None, progress: bool = False) -> EncodeResult:
         """Compress one image; also returns the reconstruction the decoder will produce.
 
-        ``lof_steps`` latent-overfitting steps (default: the profile's budget; 0 disables), optionally capped
-        at ``lof_seconds``; see :mod:`lic_zoo.lof`. LOF never makes the result worse and needs no decoder change.
+        ``lof_steps`` latent-overfitting steps (default: the profile's budget, or none for images large enough to
+        be tiled, whose LOF memory would grow with the image; 0 disables), optionally capped at ``lof_seconds``;
+        see :mod:`lic_zoo.lof`. LOF never makes the result worse and needs no decoder change.
         """
         x, layout = as_image_tensor(image)
         height, width = x.shape[-2:]
         self.limits.check(height, width)
         x = x[None].to(self._device(), self._dtype())
         y = self._analyse(x, progress)
-        steps = self.profile.lof_steps if lof_steps is None else lof_steps
-        if steps > 0:
-            y = overfit_latent(self, x, y, steps=steps, lr=lof_lr, seconds=lof_seconds, progress=progress).y
+        if lof_steps is None:  # the profile's budget, for images small enough to run untiled
+            lof_steps = 0 if self.tiling.applies(height, width) else self.profile.lof_steps
+        if lof_steps > 0:
+            y = overfit_latent(self, x, y, steps=lof_steps, lr=lof_lr, seconds=lof_seconds, progress=progress).y
         y_hat, substreams = self._encode_latent(y.to(torch.float64))
         header = Header(self.model_name, self.metric, self.quality, self.weights_digest(), height, width, layout)
         x_hat = self._synthesize(y_hat, height, width, progress)

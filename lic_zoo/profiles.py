@@ -1,7 +1,7 @@
 """Profiles: the architecture hyper-parameters of each point on the efficiency/complexity curve."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .errors import UnknownModelError
 
@@ -23,7 +23,9 @@ class Profile:
     context_blocks: int
     hidden_channels: int  # hidden state carried from step to step by the context network
     transform_blocks: int  # residual blocks per transform stage
-    lof_steps: int  # default latent-overfitting budget (encoder side); 0 until measured on trained models
+    # Default latent-overfitting budget: encoder policy, not architecture, so it is neither compared nor stored
+    # in a checkpoint's config; loading a checkpoint gives the library's current default for its profile.
+    lof_steps: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if sum(self.groups) != self.latent_channels:
@@ -35,13 +37,18 @@ class Profile:
         return self.scales * 3 * len(self.groups)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The architecture (what a checkpoint's config.json stores)."""
+        data = asdict(self)
+        del data["lof_steps"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "Profile":
         data = dict(data)
+        data.pop("lof_steps", None)  # written by older versions
         data["groups"] = tuple(data["groups"])
-        return cls(**data)
+        known = PROFILES.get(data.get("name"))
+        return cls(**data, lof_steps=known.lof_steps if known is not None else 0)
 
 
 PROFILES: dict[str, Profile] = {

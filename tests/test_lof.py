@@ -67,3 +67,55 @@ def test_callback_lowers_the_reported_rd_cost(trained_codec, tmp_path):
     with_lof = rd_cost([LatentOverfitting(steps=15, lr=0.1)])
     assert with_lof < plain
     assert module.lof_options == {"lof_steps": 0}  # switched off again after the test
+
+
+DDP_TEST_SCRIPT = """
+import json, sys
+import lightning.pytorch as pl
+from lic_zoo.training import ImageFolderDataModule, LatentOverfitting, MSPLite
+from lic_zoo.zoo import load_local
+
+weights, images, mode, out = sys.argv[1:]
+module = MSPLite(quality=3)
+module.codec.load_state_dict(load_local(weights).state_dict())
+data = ImageFolderDataModule(images, val_dir=images, test_dir=images, val_images=None, num_workers=0)
+callbacks = [LatentOverfitting(steps=15, lr=0.1)] if mode == "lof" else []
+trainer = pl.Trainer(accelerator="cpu", strategy="ddp", devices=2, logger=False, enable_progress_bar=False,
+                     enable_model_summary=False, callbacks=callbacks, inference_mode=True)
+metrics = trainer.test(module, datamodule=data, verbose=False)[0]
+if trainer.global_rank == 0:
+    json.dump(dict(metrics, world_size=trainer.world_size, lof_after=module.lof_options["lof_steps"]),
+              open(out, "w"))
+"""
+
+
+def test_callback_under_ddp(trained_codec, tmp_path):
+    """Two CPU processes (gloo): each rank overfits its share of the images; the synced real RD cost drops."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from lic_zoo.hub import save_pretrained
+    from lic_zoo.image_io import save_image
+
+    codec = trained_codec("lite")
+    weights = save_pretrained(codec.state_dict(), codec.config, tmp_path / "weights")
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(4):
+        save_image(synthetic_image(64, 96, seed=30 + i), images / f"img{i}.png")
+    script = tmp_path / "ddp_test.py"
+    script.write_text(DDP_TEST_SCRIPT)
+    costs = {}
+    for mode in ("plain", "lof"):
+        out = tmp_path / f"{mode}.json"
+        proc = subprocess.run([sys.executable, str(script), str(weights), str(images), mode, str(out)],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                              env=os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        metrics = json.loads(out.read_text())
+        assert metrics["world_size"] == 2 and metrics["lof_after"] == 0
+        mse = 10 ** (-metrics["test/real_psnr"] / 10)
+        costs[mode] = metrics["test/real_bpp"] + codec.lmbda * 255**2 * mse
+    assert costs["lof"] < costs["plain"], costs
