@@ -24,8 +24,9 @@ class SimplifiedGDN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
-        mix = torch.matmul(self.gamma.abs().flatten(1), x.abs().reshape(b, c, h * w)).view(b, c, h, w)
-        norm = mix + (self.beta.abs() + 1e-6)[:, None, None]
+        bias = (self.beta.abs() + 1e-6)[None, :, None]
+        norm = torch.baddbmm(bias, self.gamma.abs().flatten(1).expand(b, c, c), x.abs().reshape(b, c, h * w))
+        norm = norm.view(b, c, h, w)
         return x * norm if self.inverse else x / norm
 
 
