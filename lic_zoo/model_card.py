@@ -47,10 +47,16 @@ def zoo_entry_for(repo_id: str) -> ZooEntry | None:
 
 
 def rd_rows_from_results(results: Mapping[str, Any]) -> list[dict[str, object]]:
-    """RD table rows, one per point, from a CompressAI-style results JSON (``{"results": {"bpp": [...], ...}}``)."""
-    columns = results["results"]
+    """RD table rows, one per point, from a CompressAI-style results JSON (``{"results": {"bpp": [...], ...}}``).
+
+    Rows start with the codec's ``name`` and its setting (e.g. ``quality``) where the file has them.
+    """
+    columns = dict(results["results"])
+    if "settings" in results and "setting_name" in results:
+        columns = {results["setting_name"]: results["settings"], **columns}
     labels = [RESULT_COLUMNS.get(key, key) for key in columns]
-    return [dict(zip(labels, point, strict=True)) for point in zip(*columns.values(), strict=True)]
+    rows = [dict(zip(labels, point, strict=True)) for point in zip(*columns.values(), strict=True)]
+    return [{"codec": results["name"], **row} for row in rows] if "name" in results else rows
 
 
 def render_model_card(

@@ -237,13 +237,20 @@ def test_cli_publish_and_download(tmp_path: Path, server: HubServer, capsys: pyt
     (tmp_path / "results.json").write_text(json.dumps(
         {"name": "msp-lite", "description": "eval-768x512, no LOF", "results": {"bpp": [0.5], "psnr-rgb": [30.25]}}))
     (tmp_path / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n fake")
+    card_args = ["--results", str(tmp_path / "results.json"), "--rd-note", "eval-768x512, no LOF",
+                 "--plot", str(tmp_path / "plot.png")]
+    requests_before = len(server.requests)
+    assert main(["publish", str(tmp_path / "ckpt"), "--repo", REPO_ID, "--card-only", *card_args]) == 0
+    local_card = Path(capsys.readouterr().out.strip())
+    assert local_card == tmp_path / "ckpt" / "README.md" and "| msp-lite | 0.5 | 30.25 |" in local_card.read_text()
+    assert len(server.requests) == requests_before  # --card-only talks to no server
     assert main(["publish", str(tmp_path / "ckpt"), "--repo", REPO_ID, "--endpoint", server.url, "--token",
-                 server.token, "--results", str(tmp_path / "results.json"), "--plot", str(tmp_path / "plot.png")]) == 0
+                 server.token, *card_args]) == 0
     sha = capsys.readouterr().out.strip()
     _, tree = server.tree(REPO_ID, sha)
     assert set(tree) == {".gitattributes", "README.md", "config.json", "model.safetensors", "rd-curve.png"}
     card = tree["README.md"].data.decode()
-    assert "| 0.5 | 30.25 |" in card and "eval-768x512, no LOF" in card
+    assert "| msp-lite | 0.5 | 30.25 |" in card and "eval-768x512, no LOF" in card
     assert hub.file_sha256(tmp_path / "ckpt" / hub.WEIGHTS_NAME) in card
 
     assert main(["download", REPO_ID, "--revision", sha, "--endpoint", server.url]) == 0

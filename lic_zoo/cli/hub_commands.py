@@ -23,12 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--token", help="token with write access (default: HF_TOKEN or the stored `hf auth login`)")
     p.add_argument("--revision", metavar="BRANCH", help="existing branch to commit to (default: main)")
     p.add_argument("--private", action="store_true", help="create the repo private")
-    p.add_argument("--results", type=Path, metavar="JSON",
-                   help="CompressAI-style results measured with these weights, for the card's RD table")
+    p.add_argument("--results", type=Path, metavar="JSON", action="append",
+                   help="CompressAI-style results measured with these weights, for the card's RD table (repeatable)")
+    p.add_argument("--rd-note", metavar="TEXT", help="sentence under the card's RD table")
     p.add_argument("--plot", type=Path, metavar="IMAGE", help=f"RD plot for the card (uploaded as {PLOT_NAME})")
     p.add_argument("--recipe", type=Path, metavar="YAML", help="training recipe to show in the card")
     p.add_argument("--training-data", metavar="TEXT", help="what the codec was trained on, for the card")
     p.add_argument("--message", default="Upload lic-zoo checkpoint", help="commit message")
+    p.add_argument("--card-only", action="store_true", help="only (re)write the model card in DIR; upload nothing")
     p.set_defaults(func=_publish)
 
     p = subparsers.add_parser(
@@ -45,15 +47,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    rows, note = _results(args.results) if args.results is not None else ((), None)
+    rows = [row for path in args.results or () for row in _results(path)]
+    card = {
+        "rd_table_rows": rows,
+        "rd_note": args.rd_note,
+        "plot": args.plot,
+        "recipe": args.recipe.read_text(encoding="utf-8") if args.recipe is not None else None,
+        "training_data": args.training_data,
+    }
+    if args.card_only:
+        print(hub.write_model_card(args.directory, args.repo, **card))
+        return 0
     commit = hub.publish(
         args.directory,
         args.repo,
-        rd_table_rows=rows,
-        rd_note=note,
-        plot=args.plot,
-        recipe=args.recipe.read_text(encoding="utf-8") if args.recipe is not None else None,
-        training_data=args.training_data,
+        **card,
         token=args.token,
         revision=args.revision,
         private=args.private,
@@ -64,10 +72,9 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
-def _results(path: Path) -> tuple[list[dict[str, object]], str | None]:
+def _results(path: Path) -> list[dict[str, object]]:
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-        return rd_rows_from_results(results), results.get("description")
+        return rd_rows_from_results(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PublishError(f"{path} is not a CompressAI-style results file: {exc!r}") from None
 
