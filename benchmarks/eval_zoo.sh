@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# Evaluate trained msp checkpoints on the dev set, with and without LOF, next to the classic codecs already in
-# docs/results; write the RD plot and the BD-rate table.
+# Evaluate trained msp checkpoints on the dev set, without LOF and with each LOF budget, next to the classic
+# codecs already in docs/results; write the RD plot and the BD-rate table.
 #
 #   bash benchmarks/eval_zoo.sh DIR [DIR ...]      exported checkpoint folders of one model (one per quality)
-#   LOF_STEPS=30 DATA=../shared/data/eval-768x512 bash benchmarks/eval_zoo.sh lic_zoo/weights/msp-lite-mse-q3 ...
+#   LOF_STEPS="10 30" DATA=../shared/data/eval-768x512 bash benchmarks/eval_zoo.sh lic_zoo/weights/msp-lite-mse-q*
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/eval-768x512}
-LOF_STEPS=${LOF_STEPS:-30}
+LOF_STEPS=${LOF_STEPS:-10 30}
 OUT=docs/results
 weights=()
 for dir in "$@"; do weights+=(--weights "$dir"); done
 
-lic-zoo eval "$DATA" "${weights[@]}" --lof-steps 0 -o "$OUT" --no-progress
-lic-zoo eval "$DATA" "${weights[@]}" --lof-steps "$LOF_STEPS" -o "$OUT" --no-progress
-
 model=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['model'])" "$1/config.json")
-zoo=("$OUT/$model-mse-lof0.json" "$OUT/$model-mse-lof$LOF_STEPS.json")
+zoo=()
+for steps in 0 $LOF_STEPS; do
+    lic-zoo eval "$DATA" "${weights[@]}" --lof-steps "$steps" -o "$OUT" --no-progress
+    zoo+=("$OUT/$model-mse-lof$steps.json")
+done
 classic=()
 for c in jpeg webp jpeg2000 avif jpegxl heic vvc; do [[ -f $OUT/$c.json ]] && classic+=("$OUT/$c.json"); done
 anchors=()
@@ -34,7 +35,7 @@ lic-zoo plot "${zoo[@]}" "${classic[@]}" -o "$OUT/rd-$model.png" --max-bpp 2.0 \
         echo
         lic-zoo bdrate "${anchors[@]}" "${zoo[@]}" --metric psnr-rgb --method "$method" --markdown | tail -n +2
         echo
-        echo "LOF ($LOF_STEPS steps) against no LOF:"
+        echo "LOF against no LOF:"
         echo
         lic-zoo bdrate "${zoo[@]}" --metric psnr-rgb --method "$method" --markdown | tail -n +2
     done
