@@ -15,7 +15,9 @@ def codec(trained_codec):
     return trained_codec("lite")
 
 
-def test_lof_stream_decodes_with_the_unchanged_decoder(codec):
+@pytest.mark.parametrize("profile", ["lite", "base", "extra"])
+def test_lof_stream_decodes_with_the_unchanged_decoder(trained_codec, profile):
+    codec = trained_codec(profile)
     image = synthetic_image(40, 72, seed=3)
     weights = {k: v.clone() for k, v in codec.state_dict().items()}
     result = codec.encode(image, lof_steps=12)
@@ -32,6 +34,18 @@ def test_lof_never_worse_and_usually_better(codec):
     assert result.best_cost <= result.initial_cost == pytest.approx(true_cost(codec, x, y))
     assert result.best_cost == pytest.approx(true_cost(codec, x, result.y))
     assert result.best_cost < result.initial_cost  # 40 steps on a briefly trained model do find a better latent
+
+
+def test_default_budget_skips_images_large_enough_to_tile(codec, monkeypatch):
+    import dataclasses
+
+    from lic_zoo.tiling import Tiling
+
+    monkeypatch.setattr(codec, "profile", dataclasses.replace(codec.profile, lof_steps=6))
+    image = synthetic_image(48, 64, seed=8)
+    assert codec.encode(image).data == codec.encode(image, lof_steps=6).data != codec.encode(image, lof_steps=0).data
+    monkeypatch.setattr(codec, "tiling", Tiling(min_pixels=48 * 64 - 1))  # this image is now "large"
+    assert codec.encode(image).data == codec.encode(image, lof_steps=0).data
 
 
 def test_lof_time_budget(codec):
