@@ -22,6 +22,8 @@ from .losses import rd_loss
 if TYPE_CHECKING:
     from .codec import MSPCodec
 
+NOISE_SEED = 0
+
 
 @dataclass
 class LOFResult:
@@ -61,9 +63,13 @@ def overfit_latent(codec: "MSPCodec", x: Tensor, y: Tensor, *, steps: int, lr: f
         p.requires_grad_(False)
     height, width = x.shape[-2:]
     done = 0
+    devices = [x.device] if x.device.type == "cuda" else []
     try:
-        with torch.inference_mode(False), torch.enable_grad(), \
+        # A private, seeded random stream for the rate noise: the same image always gives the same stream,
+        # and the caller's random state is left as it was.
+        with torch.random.fork_rng(devices=devices), torch.inference_mode(False), torch.enable_grad(), \
                 tqdm(total=steps, desc="LOF", disable=not progress, leave=False) as bar:
+            torch.manual_seed(NOISE_SEED)
             for done in range(1, steps + 1):
                 y_hat, likelihoods = codec.entropy(latent, noise=done <= steps // 2)
                 x_hat = codec.g_s(y_hat)[..., :height, :width]

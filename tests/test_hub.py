@@ -288,16 +288,26 @@ def test_torch_hub_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     assert entry_points == ["msp_base", "msp_extra", "msp_lite"]  # what torch.hub.list reports
     assert "mse q4: 0.4321 bpp, 31.50 dB PSNR-RGB" in module.msp_base.__doc__
     assert "not yet published" in module.msp_extra.__doc__
-    assert "mse q3: 0.4143 bpp, 30.41 dB PSNR-RGB" in module.msp_lite.__doc__
+    for entry in (e for e in registry.list_entries() if e.model == "msp-lite" and e.published is not None):
+        point = f"{entry.metric} q{entry.quality}: {entry.published.bpp:.4f} bpp, {entry.published.psnr:.2f} dB"
+        assert point in module.msp_lite.__doc__
 
 
-def test_embedded_default_loads_offline_through_torch_hub(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The embedded msp-lite q3 weights: no network, digest checked, same codec either way, real round trip."""
+EMBEDDED = [e for e in registry.list_entries() if e.published is not None and e.published.embedded]
+
+
+def test_the_lite_zoo_is_embedded() -> None:
+    assert sorted(e.quality for e in EMBEDDED if e.model == "msp-lite" and e.metric == "mse") == [1, 2, 3, 4, 5, 6]
+    assert sorted(p.name for p in (REPO_DIR / "lic_zoo" / "weights").iterdir()) == sorted(e.id for e in EMBEDDED)
+
+
+@pytest.mark.parametrize("entry", EMBEDDED, ids=lambda e: e.id)
+def test_embedded_weights_load_offline_through_torch_hub(monkeypatch: pytest.MonkeyPatch, entry) -> None:
+    """Embedded weights: no network, digest checked, same codec either way, real round trip."""
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    codec = torch.hub.load(str(REPO_DIR), "msp_lite", source="local", quality=3)
-    entry = registry.get_entry("msp-lite", quality=3)
-    assert entry.published.embedded
+    codec = torch.hub.load(str(REPO_DIR), entry.model.replace("-", "_"), source="local", quality=entry.quality,
+                           metric=entry.metric)
     assert hub.file_sha256(REPO_DIR / "lic_zoo" / "weights" / entry.id / "model.safetensors") == entry.published.sha256
     image = torch.rand(3, 40, 56)
-    data = codec.compress(image)
-    assert torch.equal(lic_zoo.decode(data), codec.encode(image).x_hat)
+    result = codec.encode(image)
+    assert torch.equal(lic_zoo.decode(result.data), result.x_hat)

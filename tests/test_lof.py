@@ -20,7 +20,12 @@ def test_lof_stream_decodes_with_the_unchanged_decoder(trained_codec, profile):
     codec = trained_codec(profile)
     image = synthetic_image(40, 72, seed=3)
     weights = {k: v.clone() for k, v in codec.state_dict().items()}
+    torch.manual_seed(1)
+    untouched = torch.rand(1)
+    torch.manual_seed(1)
     result = codec.encode(image, lof_steps=12)
+    assert torch.equal(torch.rand(1), untouched)  # LOF leaves the caller's random state alone ...
+    assert codec.encode(image, lof_steps=12).data == result.data  # ... and is deterministic
     assert torch.equal(codec.decompress(result.data), result.x_hat)
     assert all(torch.equal(weights[k], v) for k, v in codec.state_dict().items())  # networks frozen
     assert all(p.requires_grad for p in codec.parameters())  # and given back trainable
