@@ -64,6 +64,10 @@ class Decoder:
     def _decode(self, n: int, *model) -> np.ndarray:
         if n == 0:
             return np.zeros(0, dtype=np.int32)
+        # Every symbol of a real stream moves the ANS state away from the empty one (no probability is 1), so
+        # a coder that is empty while symbols remain was cut short or belongs to a smaller image.
+        if self._coder.is_empty():
+            raise CorruptStreamError("substream ends early: it holds fewer symbols than the image needs")
         try:
             return np.asarray(self._coder.decode(*model), dtype=np.int32)
         except Exception as exc:
