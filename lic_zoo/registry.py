@@ -56,8 +56,23 @@ class ZooEntry:
 
 # Trained checkpoints, keyed by (model, metric, quality). Filled in as checkpoints are trained and published.
 PUBLISHED: dict[tuple[str, str, int], Published] = {
+    ("msp-lite", "mse", 1): Published(
+        sha256="d6fa44e19a869179889e50325bd41b1e98d8f08a8a320469c23c2b8e7d25f90d", embedded=True, bpp=0.2981, psnr=28.99,
+    ),
+    ("msp-lite", "mse", 2): Published(
+        sha256="ff645a01a3a7f71b99c950929ba7d9f960c64369bd4918295ba694be7960445f", embedded=True, bpp=0.3405, psnr=30.23,
+    ),
     ("msp-lite", "mse", 3): Published(
-        sha256="6ddfcd3ed02499989fd1fd3c60288e7418c9b967a6cdfba979bc9407125dea0a", embedded=True, bpp=0.4143, psnr=30.41,
+        sha256="833929333733e2b22ae97cc5aade4072950831ff7633801d2f32aae51989c9f5", embedded=True, bpp=0.4312, psnr=30.95,
+    ),
+    ("msp-lite", "mse", 4): Published(
+        sha256="be9bb36dae2f43a92c08419d35e3adbb61863d151bcb0d5694cdf5644b903fd5", embedded=True, bpp=0.4733, psnr=32.01,
+    ),
+    ("msp-lite", "mse", 5): Published(
+        sha256="52fc8dd9c62222fb9197de6f1025c5d2813731c8fe6ca953f4ad070d52773ab4", embedded=True, bpp=0.5360, psnr=32.98,
+    ),
+    ("msp-lite", "mse", 6): Published(
+        sha256="b7e5f515d06e3d7ffe627b4c125bc64290d92375f48352e7034796efbbb0aec1", embedded=True, bpp=0.6372, psnr=33.99,
     ),
 }
 
