@@ -3,7 +3,7 @@
     python benchmarks/decode_speed.py [--image ../shared/data/speed-2k/speed01-2048x1152.png]
         [--sizes 768x512 2048x1152] [--repeats 3] [--threads 2] [--weights lic_zoo/weights/msp-lite-mse-q3]
 
-MSP codecs compress and decompress the photo end to end (its top-left crop at each size), with trained
+MSP codecs compress (without LOF) and decompress the photo end to end (its top-left crop at each size), with trained
 weights for the profile ``--weights`` names, fresh ones otherwise; the table also gives the number of sequential
 context-network calls. The references decode the same latent size (H/16 x W/16, 192 channels) with real entropy
 coding. Each (model, size) runs in its own subprocess so that peak memory (max RSS) is its own. Medians over
@@ -51,7 +51,7 @@ def measure(model: str, height: int, width: int, repeats: int, image_path: Path,
         trained = weights is not None and load_local(weights).model_name == model
         codec = load_local(weights) if trained else MSPCodec(model.removeprefix("msp-")).eval()
         image = load_image(image_path)[0][:, :height, :width]
-        enc, data = _median_time(lambda: codec.compress(image), repeats)
+        enc, data = _median_time(lambda: codec.compress(image, lof_steps=0), repeats)
         dec, _ = _median_time(lambda: codec.decompress(data), repeats)
         steps, size = codec.sequential_steps, len(data)
     else:
