@@ -12,6 +12,7 @@ limit over the largest peak, log-scales excepted (the scale table clamps those t
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 from pathlib import Path
@@ -28,11 +29,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def estimated_bits(codec, x: torch.Tensor, exact: bool) -> float:
     y = codec.g_a(pad_to_stride(x[None])).to(torch.float64)
-    context = codec.entropy.context.exact() if exact else codec.entropy.context.double()
-    try:
-        _, likelihoods = codec.entropy(y, noise=False, context=context)
-    finally:
-        codec.entropy.context.float()
+    context = codec.entropy.context.exact() if exact else copy.deepcopy(codec.entropy.context).double()
+    _, likelihoods = codec.entropy(y, noise=False, context=context)
     return float(sum(-torch.log2(lik).sum() for lik in likelihoods))
 
 
@@ -99,7 +97,8 @@ def main() -> None:
             "weights": str(folder), "model": f"{codec.model_name} q{codec.quality}", "images": len(rows),
             "median_fixed_vs_float_pct": statistics.median(r["fixed_vs_float_pct"] for r in rows),
             "max_fixed_vs_float_pct": max(r["fixed_vs_float_pct"] for r in rows),
-            "total_fixed_vs_float_pct": 100 * (sum(r["fixed_bpp"] for r in rows) / sum(r["float_bpp"] for r in rows) - 1),
+            "total_fixed_vs_float_pct":
+                100 * (sum(r["fixed_bpp"] for r in rows) / sum(r["float_bpp"] for r in rows) - 1),
             "median_file_vs_fixed_pct": statistics.median(r["file_vs_fixed_pct"] for r in rows),
             "calibration_crops": len(crops), "activation_limit": limit,
             # log-scales beyond the limit are harmless: the scale table clamps them to its range anyway

@@ -62,7 +62,8 @@ def main() -> None:
     parser.add_argument("--lof-steps", type=int, default=0, help="latent-overfitting steps of compress")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
-    codec_args = ["--weights", str(args.weights)] if args.weights else ["--model", args.model, "--quality", str(args.quality)]
+    codec_args = (["--weights", str(args.weights)] if args.weights
+                  else ["--model", args.model, "--quality", str(args.quality)])
     with tempfile.TemporaryDirectory() as tmp:
         photo, stream, decoded = Path(tmp) / "photo.png", Path(tmp) / "photo.lic", Path(tmp) / "decoded.png"
         make_photo(args.image, width, height, photo)

@@ -50,8 +50,8 @@ class MSPCodec(nn.Module):
     """Autoencoder with a multi-scale progressive (MSP) probability model.
 
     Images are float tensors (3, H, W) in [0, 1] (or (1, H, W), or PIL images); any size, no padding by the
-    caller. :meth:`decompress` returns a tensor of the transforms' float type (3, H, W) in [0, 1]; :meth:`decompress_pil` an 8-bit
-    PIL image in the original layout (RGB or L).
+    caller. :meth:`decompress` returns a tensor (3, H, W) in [0, 1] of the transforms' float type;
+    :meth:`decompress_pil` an 8-bit PIL image in the original layout (RGB or L).
     """
 
     def __init__(self, profile: Profile | str = "lite", *, metric: str = "mse", quality: int = 3,
@@ -177,17 +177,18 @@ class MSPCodec(nn.Module):
 
     def _dtype(self) -> torch.dtype:
         """The transforms' float type (float32 normally; float64 after ``.double()``)."""
-        return self.g_s.net[0][0].weight.dtype
+        return next(self.g_s.parameters()).dtype
 
     def _analyse(self, x: Tensor, progress: bool = False) -> Tensor:
         """g_a of a (1, 3, H, W) image, tiled above :attr:`tiling`'s size."""
+        tiled = self.tiling.applies(*x.shape[-2:])
         x = pad_to_stride(x)
-        if not self.tiling.applies(*x.shape[-2:]):
+        if not tiled:
             return self.g_a(x)
         return analyse_tiled(self.g_a, x, self.tiling, self.profile.latent_channels, progress=progress)
 
     def _synthesize(self, y_hat: Tensor, height: int, width: int, progress: bool = False) -> Tensor:
-        """The (3, height, width) reconstruction in [0, 1] of a (1, C, h, w) latent, tiled above :attr:`tiling`'s size."""
+        """The (3, height, width) reconstruction in [0, 1] of a (1, C, h, w) latent; tiled like :meth:`_analyse`."""
         y_hat = y_hat.to(self._dtype())
         if self.tiling.applies(height, width):
             x_hat = synthesize_tiled(self.g_s, y_hat, self.tiling, progress=progress)

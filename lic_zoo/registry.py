@@ -55,25 +55,17 @@ class ZooEntry:
 
 
 # Trained checkpoints, keyed by (model, metric, quality). Filled in as checkpoints are trained and published.
+_EMBEDDED_LITE_MSE = (  # quality, sha256 of model.safetensors, dev-set bpp and PSNR-RGB without LOF
+    (1, "d6fa44e19a869179889e50325bd41b1e98d8f08a8a320469c23c2b8e7d25f90d", 0.2981, 28.99),
+    (2, "ff645a01a3a7f71b99c950929ba7d9f960c64369bd4918295ba694be7960445f", 0.3405, 30.23),
+    (3, "833929333733e2b22ae97cc5aade4072950831ff7633801d2f32aae51989c9f5", 0.4312, 30.95),
+    (4, "be9bb36dae2f43a92c08419d35e3adbb61863d151bcb0d5694cdf5644b903fd5", 0.4733, 32.01),
+    (5, "52fc8dd9c62222fb9197de6f1025c5d2813731c8fe6ca953f4ad070d52773ab4", 0.5360, 32.98),
+    (6, "b7e5f515d06e3d7ffe627b4c125bc64290d92375f48352e7034796efbbb0aec1", 0.6372, 33.99),
+)
 PUBLISHED: dict[tuple[str, str, int], Published] = {
-    ("msp-lite", "mse", 1): Published(
-        sha256="d6fa44e19a869179889e50325bd41b1e98d8f08a8a320469c23c2b8e7d25f90d", embedded=True, bpp=0.2981, psnr=28.99,
-    ),
-    ("msp-lite", "mse", 2): Published(
-        sha256="ff645a01a3a7f71b99c950929ba7d9f960c64369bd4918295ba694be7960445f", embedded=True, bpp=0.3405, psnr=30.23,
-    ),
-    ("msp-lite", "mse", 3): Published(
-        sha256="833929333733e2b22ae97cc5aade4072950831ff7633801d2f32aae51989c9f5", embedded=True, bpp=0.4312, psnr=30.95,
-    ),
-    ("msp-lite", "mse", 4): Published(
-        sha256="be9bb36dae2f43a92c08419d35e3adbb61863d151bcb0d5694cdf5644b903fd5", embedded=True, bpp=0.4733, psnr=32.01,
-    ),
-    ("msp-lite", "mse", 5): Published(
-        sha256="52fc8dd9c62222fb9197de6f1025c5d2813731c8fe6ca953f4ad070d52773ab4", embedded=True, bpp=0.5360, psnr=32.98,
-    ),
-    ("msp-lite", "mse", 6): Published(
-        sha256="b7e5f515d06e3d7ffe627b4c125bc64290d92375f48352e7034796efbbb0aec1", embedded=True, bpp=0.6372, psnr=33.99,
-    ),
+    ("msp-lite", "mse", q): Published(sha256=sha, embedded=True, bpp=bpp, psnr=psnr)
+    for q, sha, bpp, psnr in _EMBEDDED_LITE_MSE
 }
 
 MODELS: dict[str, Profile] = {f"msp-{name}": profile for name, profile in PROFILES.items()}

@@ -31,7 +31,7 @@ def test_small_tiles_cover_the_image_once():
         assert win_rows.start <= rows.start and rows.stop <= win_rows.stop
         assert rows.stop - rows.start >= 8 and cols.stop - cols.start >= 8  # even split, no sliver
     assert seen.eq(1).all()
-    assert SMALL_TILES.count(70, 33) == len(list(SMALL_TILES.cores(70, 33))) == 5 * 3
+    assert len(SMALL_TILES.cores(70, 33)) == 5 * 3
     with pytest.raises(ValueError, match="tile must be >= 16"):
         Tiling(tile=8)
 

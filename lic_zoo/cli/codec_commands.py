@@ -62,9 +62,10 @@ def _codec(args: argparse.Namespace) -> MSPCodec:
 
 
 def _compress(args: argparse.Namespace) -> int:
-    image = open_image(args.input, _limits(args))  # read (and validate) before the model is loaded
+    limits = _limits(args)
+    image = open_image(args.input, limits)  # read (and validate) before the model is loaded
     codec = _codec(args)
-    codec.limits = _limits(args)
+    codec.limits = limits
     data = codec.compress(image, lof_steps=args.lof_steps, lof_seconds=args.lof_seconds, progress=sys.stderr.isatty())
     atomic_write(args.output, data)
     w, h = image.size
