@@ -69,7 +69,13 @@ class ContextNetwork(nn.Module):
 
 
 class _ExactConv:
-    """A convolution with integer weights: y_int = round((W_int * x_int + b_int) / 2**e) per output channel."""
+    """A convolution with integer weights: y_int = round((W_int * x_int + b_int) / 2**e) per output channel.
+
+    A k x k convolution runs as k*k in-place matrix products on the zero-padded input flattened row by row: the
+    tap (i, j) of every output position is the input ``i`` rows and ``j`` columns further on in that flat array,
+    so each tap is a contiguous slice and needs no im2col copy (about 3x faster than float64 ``conv2d``).
+    Outputs land on a grid ``k - 1`` columns wider than the image; the extra columns are cropped.
+    """
 
     def __init__(self, conv: nn.Conv2d) -> None:
         w = conv.weight.detach().to("cpu", torch.float64)
@@ -78,21 +84,36 @@ class _ExactConv:
         shift = torch.where(peak > 0, WEIGHT_BITS - exponent, torch.zeros_like(exponent)).to(torch.float64)
         mult = torch.pow(2.0, shift)
         device = conv.weight.device
-        self.weight = torch.round(w * mult[:, None, None, None]).to(device)
+        self.kernel = conv.kernel_size[0]
+        if conv.kernel_size != (self.kernel, self.kernel) or conv.padding != (self.kernel // 2, self.kernel // 2):
+            raise ValueError("exact convolutions must be square with 'same' padding")
+        # (taps, out, in): taps in row-major order of the kernel window
+        self.taps = torch.round(w * mult[:, None, None, None]).permute(2, 3, 0, 1).flatten(0, 1).contiguous().to(device)
         self.bias = torch.round(conv.bias.detach().to("cpu", torch.float64) * mult * (1 << ACT_FRAC_BITS)).to(device)
         self.inv_mult = torch.pow(2.0, -shift).to(device)[None, :, None, None]
-        self.padding = conv.padding
-        terms = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1] + 1
+        terms = conv.in_channels * self.kernel**2 + 1
         if terms * 2.0**WEIGHT_BITS * ACT_LIMIT >= EXACT_SUM_LIMIT:
             raise ValueError(f"a convolution over {terms} terms could exceed float64's exact integer range")
 
     def __call__(self, x: Tensor) -> Tensor:
-        acc = F.conv2d(x, self.weight, self.bias, padding=self.padding)
-        return torch.round(acc * self.inv_mult).clamp(-ACT_LIMIT, ACT_LIMIT)
+        batch, _, height, width = x.shape
+        pad = self.kernel // 2
+        row = width + 2 * pad
+        # one extra bottom row keeps the last taps of the widened grid inside the array
+        flat = F.pad(x, (pad, pad, pad, pad + 1)).flatten(2)
+        positions = height * row
+        bias = self.bias[None, :, None].expand(batch, -1, positions)
+        acc = torch.baddbmm(bias, self.taps[0].expand(batch, -1, -1), flat[..., :positions])
+        for tap in range(1, len(self.taps)):
+            offset = (tap // self.kernel) * row + tap % self.kernel
+            acc.baddbmm_(self.taps[tap].expand(batch, -1, -1), flat[..., offset : offset + positions])
+        acc = acc.view(batch, -1, height, row)[..., :width]
+        return acc.mul_(self.inv_mult).round_().clamp_(-ACT_LIMIT, ACT_LIMIT)
 
 
 def _exact_leaky_relu(x: Tensor) -> Tensor:
-    return torch.where(x >= 0, x, torch.floor(x / (1 << LEAKY_SLOPE_SHIFT)))
+    """floor(x / 8) for negative integers, x otherwise: max(x, floor(x / 8)) is both."""
+    return torch.maximum(x, x.div(1 << LEAKY_SLOPE_SHIFT).floor_())
 
 
 class ExactContextNetwork:

@@ -129,6 +129,22 @@ def test_fixed_point_context_costs_little_rate(trained_codecs, profile):
     assert abs(rates["fixed"] / rates["float"] - 1) < 0.005, rates
 
 
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (5, 9), (2, 33)])
+def test_exact_convolution_equals_float64_conv2d(kernel, shape):
+    """The tap-by-tap matrix products give the integers float64 conv2d gives, at the largest allowed magnitudes."""
+    from lic_zoo.context import ACT_LIMIT, _ExactConv
+
+    conv = torch.nn.Conv2d(11, 6, kernel, padding=kernel // 2)
+    exact = _ExactConv(conv)
+    generator = torch.Generator().manual_seed(kernel * 100 + shape[0] * 10 + shape[1])
+    x = torch.randint(-int(ACT_LIMIT), int(ACT_LIMIT) + 1, (2, 11, *shape), generator=generator).double()
+    weight = exact.taps.view(kernel, kernel, 6, 11).permute(2, 3, 0, 1)
+    expected = torch.nn.functional.conv2d(x, weight, exact.bias, padding=kernel // 2)
+    expected = torch.round(expected * exact.inv_mult).clamp(-ACT_LIMIT, ACT_LIMIT)
+    assert torch.equal(exact(x), expected)
+
+
 def test_fixed_point_refuses_sums_beyond_exact_float64():
     from lic_zoo.context import ContextNetwork
 
