@@ -1,0 +1,62 @@
+"""Where a 2K decode spends its time: the whole decode, one fixed-point context call per scale, the synthesis.
+
+    python benchmarks/decode_profile.py [--weights lic_zoo/weights/msp-lite-mse-q3] [--threads 1] [--repeats 5]
+        [--image ../shared/data/speed-2k/speed01-2048x1152.png]
+
+Medians over ``--repeats``; context calls get random inputs of the shape they have in a decode of this image.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from lic_zoo.context import to_grid
+from lic_zoo.image_io import load_image
+from lic_zoo.msp import scale_shapes
+from lic_zoo.transforms import latent_shape
+from lic_zoo.zoo import load_local
+
+DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "speed-2k" / "speed01-2048x1152.png"
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, default=Path("lic_zoo/weights/msp-lite-mse-q3"))
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    codec = load_local(args.weights)
+    image = load_image(args.image)[0]
+    height, width = image.shape[-2:]
+    data = codec.compress(image, lof_steps=0)
+    profile = codec.profile
+    print(f"{args.weights} on {args.image.name} ({width}x{height}), {args.threads} thread(s), median of {args.repeats}")
+    print(f"whole decode: {median_seconds(lambda: codec.decompress(data), args.repeats):.3f} s")
+    exact = codec.entropy.context.exact()
+    inputs = profile.latent_channels + len(profile.groups) + profile.hidden_channels
+    with torch.no_grad():
+        for scale, (h, w) in enumerate(scale_shapes(*latent_shape(height, width), profile.scales)[:-1]):
+            x = to_grid(torch.randn(1, inputs, h, w, generator=torch.Generator().manual_seed(0)))
+            seconds = median_seconds(lambda: exact(x), args.repeats)
+            print(f"context call, scale {scale} ({w}x{h}): {seconds:.3f} s x {3 * len(profile.groups)} calls")
+        y = torch.zeros(1, profile.latent_channels, *latent_shape(height, width))
+        print(f"synthesis: {median_seconds(lambda: codec._synthesize(y, height, width), args.repeats):.3f} s")
+
+
+if __name__ == "__main__":
+    main()
