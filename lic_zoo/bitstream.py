@@ -27,7 +27,7 @@ from .errors import CorruptStreamError, LimitExceededError
 from .registry import METRICS
 
 MAGIC = b"\x89LIC"
-VERSION = 2  # 2: context network with 12 fractional activation bits (1 had 8)
+VERSION = 3  # 3: Gaussian steps coded with per-scale tables, grouped by scale; 2: 12 activation bits (1 had 8)
 DIGEST_BYTES = 8
 LAYOUTS = ("RGB", "L")
 _MAX_VARINT_BYTES = 5  # values < 2**35: more than any field may hold

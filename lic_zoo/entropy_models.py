@@ -37,8 +37,54 @@ def scale_indices(log_scale: Tensor) -> Tensor:
 
 
 def scale_table() -> np.ndarray:
-    """The coding-time scales, computed with Python's correctly rounded-in-practice ``math.exp``."""
-    return np.array([math.exp(LOG_SCALE_MIN + i / SCALE_STEPS_PER_NAT) for i in range(SCALE_LEVELS)])
+    """The coding-time scales ``SCALE_MIN * exp(i / SCALE_STEPS_PER_NAT)``, bit-identical on every platform."""
+    return SCALE_MIN * portable_exp(np.arange(SCALE_LEVELS) / SCALE_STEPS_PER_NAT)
+
+
+# Coding tables must be bit-identical wherever a stream is decoded, and libm's exp/erf differ between platforms
+# in the last bit. These use only IEEE-754 +, -, *, / (correctly rounded everywhere) and exact scalings.
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**20
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_TERMS = 14  # Taylor terms of exp(r), |r| <= ln(2)/2: truncation error below 1e-17
+_ERFC_COEFFS = (  # Chebyshev fit of erfc (Numerical Recipes "erfcc"): fractional error below 1.2e-7
+    -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+    0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+)
+
+
+def portable_exp(x: np.ndarray) -> np.ndarray:
+    """exp(x) in float64 from basic arithmetic only (range reduction by ln 2, Taylor series, exact ldexp)."""
+    x = np.clip(np.asarray(x, dtype=np.float64), -745.0, 709.0)
+    k = np.floor(x / (_LN2_HI + _LN2_LO) + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    series = np.ones_like(r)
+    for n in range(_EXP_TERMS, 0, -1):
+        series = 1.0 + series * r / n
+    return np.ldexp(series, k.astype(np.int64))
+
+
+def portable_erfc(x: np.ndarray) -> np.ndarray:
+    """erfc(x) (relative error < 1.2e-7) from :func:`portable_exp` and basic arithmetic."""
+    z = np.abs(np.asarray(x, dtype=np.float64))
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = np.full_like(t, _ERFC_COEFFS[-1])
+    for c in reversed(_ERFC_COEFFS[:-1]):
+        poly = c + t * poly
+    tail = t * portable_exp(-z * z + poly)
+    return np.where(np.asarray(x) >= 0, tail, 2.0 - tail)
+
+
+def gaussian_pmf_table(half_range: int) -> np.ndarray:
+    """(SCALE_LEVELS, 2 * half_range + 1): N(0, s) integrated over unit bins centred on -half_range..half_range,
+    one row per coding scale, the mass beyond the range folded into the two end bins. Bit-identical everywhere."""
+    k = np.arange(half_range + 1, dtype=np.float64)  # |symbol|
+    scales = scale_table()[:, None]
+    # upper[:, k] = P(X > k - 1/2) for k >= 1; the bin of 0 is 1 - 2 P(X > 1/2)
+    upper = 0.5 * portable_erfc((k[1:] - 0.5) / (scales * np.sqrt(2.0)))
+    beyond = np.concatenate([upper[:, 1:], np.zeros((len(scales), 1))], axis=1)
+    positive = upper - beyond  # P(k - 1/2 < X <= k + 1/2), the last bin taking everything above
+    zero = 1.0 - 2.0 * upper[:, :1]
+    return np.concatenate([positive[:, ::-1], zero, positive], axis=1)
 
 
 def gaussian_likelihood(residual: Tensor, scale: Tensor) -> Tensor:
