@@ -60,7 +60,7 @@ def portable_exp(x: np.ndarray) -> np.ndarray:
     series = np.ones_like(r)
     for n in range(_EXP_TERMS, 0, -1):
         series = 1.0 + series * r / n
-    return np.ldexp(series, k.astype(np.int64))
+    return np.ldexp(series, k.astype(np.int32))
 
 
 def portable_erfc(x: np.ndarray) -> np.ndarray:
