@@ -129,6 +129,27 @@ def test_fixed_point_context_costs_little_rate(trained_codecs, profile):
     assert abs(rates["fixed"] / rates["float"] - 1) < 0.005, rates
 
 
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gdn_coding_path_equals_training_path(inverse, channels_last):
+    """Without autograd GDN writes its output into its normaliser's memory; the values must not change."""
+    from lic_zoo.transforms import SimplifiedGDN
+
+    torch.manual_seed(3)
+    gdn = SimplifiedGDN(8, inverse=inverse)
+    with torch.no_grad():
+        gdn.gamma.mul_(torch.rand_like(gdn.gamma) + 0.5)
+    x = torch.randn(2, 8, 5, 7)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    trained = gdn(x)
+    with torch.no_grad():
+        coded = gdn(x)
+    assert trained.requires_grad and not coded.requires_grad
+    assert torch.equal(trained, coded)
+    assert not torch.equal(x, coded)
+
+
 @pytest.mark.parametrize("kernel", [1, 3, 5])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (5, 9), (2, 33)])
 def test_exact_convolution_equals_float64_conv2d(kernel, shape):
