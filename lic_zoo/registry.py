@@ -56,12 +56,12 @@ class ZooEntry:
 
 # Trained checkpoints, keyed by (model, metric, quality). Filled in as checkpoints are trained and published.
 _EMBEDDED_LITE_MSE = (  # quality, sha256 of model.safetensors, dev-set bpp and PSNR-RGB without LOF
-    (1, "d6fa44e19a869179889e50325bd41b1e98d8f08a8a320469c23c2b8e7d25f90d", 0.2981, 28.99),
-    (2, "ff645a01a3a7f71b99c950929ba7d9f960c64369bd4918295ba694be7960445f", 0.3405, 30.23),
-    (3, "833929333733e2b22ae97cc5aade4072950831ff7633801d2f32aae51989c9f5", 0.4312, 30.95),
-    (4, "be9bb36dae2f43a92c08419d35e3adbb61863d151bcb0d5694cdf5644b903fd5", 0.4733, 32.01),
-    (5, "52fc8dd9c62222fb9197de6f1025c5d2813731c8fe6ca953f4ad070d52773ab4", 0.5360, 32.98),
-    (6, "b7e5f515d06e3d7ffe627b4c125bc64290d92375f48352e7034796efbbb0aec1", 0.6372, 33.99),
+    (1, "538f35c89f980049156047f309233843aae47d38eb31405b830ef3293897bdcb", 0.2560, 28.13),
+    (2, "acddf241b4a7f76f9cce09c161c7bab65436c1fc4b60f3ccaf87ba03dec126f0", 0.3219, 30.46),
+    (3, "adec65adde6b2eaadb795f5ee4759696727d7c026583091d4c76dd6178c44b5d", 0.3539, 31.22),
+    (4, "eabf8f12c5c3a698ee25eaf525d6a0d404e03a702141fb4721a49f23f16acd48", 0.4719, 32.37),
+    (5, "2ad30c212fe6b013ecc5c37f3dd8b4c46670f6e0854c9a5cc7ae87bf6b0412bb", 0.6095, 33.36),
+    (6, "6d8c41a4229bae8427513964db9fd59198001fe93aab2900338dc1e8e7c4fcd0", 0.6348, 34.92),
 )
 PUBLISHED: dict[tuple[str, str, int], Published] = {
     ("msp-lite", "mse", q): Published(sha256=sha, embedded=True, bpp=bpp, psnr=psnr)
