@@ -8,8 +8,7 @@ Medians over ``--repeats``; context calls get random inputs of the shape they ha
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import torch
@@ -20,16 +19,8 @@ from lic_zoo.msp import scale_shapes
 from lic_zoo.transforms import latent_shape
 from lic_zoo.zoo import load_local
 
-DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "speed-2k" / "speed01-2048x1152.png"
-
-
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from decode_speed import DEFAULT_IMAGE, median_time  # noqa: E402  (a sibling script)
 
 
 def main() -> None:
@@ -46,16 +37,16 @@ def main() -> None:
     data = codec.compress(image, lof_steps=0)
     profile = codec.profile
     print(f"{args.weights} on {args.image.name} ({width}x{height}), {args.threads} thread(s), median of {args.repeats}")
-    print(f"whole decode: {median_seconds(lambda: codec.decompress(data), args.repeats):.3f} s")
+    print(f"whole decode: {median_time(lambda: codec.decompress(data), args.repeats)[0]:.3f} s")
     exact = codec.entropy.context.exact()
     inputs = profile.latent_channels + len(profile.groups) + profile.hidden_channels
     with torch.no_grad():
         for scale, (h, w) in enumerate(scale_shapes(*latent_shape(height, width), profile.scales)[:-1]):
             x = to_grid(torch.randn(1, inputs, h, w, generator=torch.Generator().manual_seed(0)))
-            seconds = median_seconds(lambda: exact(x), args.repeats)
+            seconds = median_time(lambda: exact(x), args.repeats)[0]
             print(f"context call, scale {scale} ({w}x{h}): {seconds:.3f} s x {3 * len(profile.groups)} calls")
         y = torch.zeros(1, profile.latent_channels, *latent_shape(height, width))
-        print(f"synthesis: {median_seconds(lambda: codec._synthesize(y, height, width), args.repeats):.3f} s")
+        print(f"synthesis: {median_time(lambda: codec._synthesize(y, height, width), args.repeats)[0]:.3f} s")
 
 
 if __name__ == "__main__":

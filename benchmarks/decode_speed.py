@@ -30,7 +30,7 @@ MODELS = ("msp-lite", "msp-base", "msp-extra", "hyperprior", "serial-context")
 DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "speed-2k" / "speed01-2048x1152.png"
 
 
-def _median_time(fn, repeats: int) -> tuple[float, object]:
+def median_time(fn, repeats: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeats):
         start = time.perf_counter()
@@ -51,16 +51,16 @@ def measure(model: str, height: int, width: int, repeats: int, image_path: Path,
         trained = weights is not None and load_local(weights).model_name == model
         codec = load_local(weights) if trained else MSPCodec(model.removeprefix("msp-")).eval()
         image = load_image(image_path)[0][:, :height, :width]
-        enc, data = _median_time(lambda: codec.compress(image, lof_steps=0), repeats)
-        dec, _ = _median_time(lambda: codec.decompress(data), repeats)
+        enc, data = median_time(lambda: codec.compress(image, lof_steps=0), repeats)
+        dec, _ = median_time(lambda: codec.decompress(data), repeats)
         steps, size = codec.sequential_steps, len(data)
     else:
         from serial_baseline import HyperpriorCodec, SerialContextCodec, random_latents
 
         codec = (SerialContextCodec() if model == "serial-context" else HyperpriorCodec()).eval()
         y, z = random_latents(codec.n, codec.m, shape)
-        enc, streams = _median_time(lambda: codec.encode(y, z), repeats)
-        dec, _ = _median_time(lambda: codec.decode(streams, shape), repeats)
+        enc, streams = median_time(lambda: codec.encode(y, z), repeats)
+        dec, _ = median_time(lambda: codec.decode(streams, shape), repeats)
         steps = shape[0] * shape[1] if model == "serial-context" else 1
         size = sum(map(len, streams))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

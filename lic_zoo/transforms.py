@@ -9,7 +9,7 @@ STRIDE = 16  # four stride-2 stages
 
 
 def channels_last(x: Tensor) -> Tensor:
-    """The layout the transforms run in: oneDNN's convolutions are 15-20 % faster on it (docs/speed.md)."""
+    """The layout the transforms run in: oneDNN's convolutions are faster on it (docs/codec.md)."""
     return x.contiguous(memory_format=torch.channels_last)
 
 
@@ -35,7 +35,7 @@ class SimplifiedGDN(nn.Module):
         norm = norm.view(b, h, w, c).permute(0, 3, 1, 2)
         if torch.is_grad_enabled():
             return x * norm if self.inverse else x / norm
-        # Coding: the output reuses norm's memory (autograd would need norm intact); 11 % off a 2K synthesis.
+        # Coding: the output reuses norm's memory (autograd would need norm intact); about 5 % off a 2K synthesis.
         return norm.mul_(x) if self.inverse else torch.div(x, norm, out=norm)
 
 
