@@ -56,11 +56,11 @@ class ZooEntry:
 
 # Trained checkpoints, keyed by (model, metric, quality). Filled in as checkpoints are trained and published.
 _EMBEDDED_LITE_MSE = (  # quality, sha256 of model.safetensors, dev-set bpp and PSNR-RGB without LOF
-    (1, "538f35c89f980049156047f309233843aae47d38eb31405b830ef3293897bdcb", 0.2560, 28.13),
-    (2, "acddf241b4a7f76f9cce09c161c7bab65436c1fc4b60f3ccaf87ba03dec126f0", 0.3219, 30.46),
-    (3, "adec65adde6b2eaadb795f5ee4759696727d7c026583091d4c76dd6178c44b5d", 0.3539, 31.22),
-    (4, "eabf8f12c5c3a698ee25eaf525d6a0d404e03a702141fb4721a49f23f16acd48", 0.4719, 32.37),
-    (5, "2ad30c212fe6b013ecc5c37f3dd8b4c46670f6e0854c9a5cc7ae87bf6b0412bb", 0.6095, 33.36),
+    (1, "805d9b7b29bb6ed4afb102b2c144b30fdefa3cfff24b689a339606ced1724c3b", 0.2294, 28.93),
+    (2, "ca70445f471519160afb75e945b6b71d10e3d88dbee5eb3508f54b20ee01baf9", 0.2301, 29.02),
+    (3, "4eefa82326f3dbd816f45e8c44eb91ad4a9aae42b897f9e8ca12025d704e6f57", 0.3256, 30.99),
+    (4, "0480b636b54111f17ed8af305ce261bc1617a09e2f136543eb0e3da914ef9e5c", 0.4341, 31.98),
+    (5, "2b8f506717df45982714c2c3157e9318ab844c0e45356691478ad8f1f1e5ae5c", 0.5357, 33.92),
     (6, "6d8c41a4229bae8427513964db9fd59198001fe93aab2900338dc1e8e7c4fcd0", 0.6348, 34.92),
 )
 PUBLISHED: dict[tuple[str, str, int], Published] = {
