@@ -54,7 +54,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("lite", 64, 96, 2, (96,), 64, 2, 16, 0, lof_steps=10),  # -5.2 % BD-rate (docs/lof.md)
+        Profile("lite", 64, 96, 2, (96,), 64, 2, 16, 0, lof_steps=10),  # -8.2 % BD-rate (docs/lof.md)
         Profile("base", 128, 192, 3, (32, 160), 128, 3, 32, 1),  # LOF budgets of base and extra: not
         Profile("extra", 192, 320, 4, (16, 64, 240), 192, 5, 48, 2),  # measured (no trained checkpoint yet)
     )
