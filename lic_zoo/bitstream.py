@@ -92,6 +92,8 @@ class _Reader:
             b = self.byte()
             value |= (b & 0x7F) << (7 * i)
             if not b & 0x80:
+                if b == 0 and i:  # a zero last byte adds nothing: one value, one encoding
+                    raise CorruptStreamError("malformed length field (over-long varint)")
                 return value
         raise CorruptStreamError("malformed length field")
 

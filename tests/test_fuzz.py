@@ -86,10 +86,11 @@ class Fields:
         return cls(header.model.encode("ascii"), METRICS.index(header.metric), header.quality, header.digest,
                    header.height, header.width, bitstream.LAYOUTS.index(header.layout))
 
-    def encode(self) -> bytes:
+    def encode(self, height: bytes | None = None, width: bytes | None = None) -> bytes:
+        """The header bytes; ``height`` and ``width`` replace the canonical varints of the dimensions."""
         return b"".join([bitstream.MAGIC, bytes([self.version, len(self.model)]), self.model,
-                         bytes([self.metric, self.quality]), self.digest, varint(self.height), varint(self.width),
-                         bytes([self.layout])])
+                         bytes([self.metric, self.quality]), self.digest, height or varint(self.height),
+                         width or varint(self.width), bytes([self.layout])])
 
 
 def assemble(fields: Fields, lengths: list[int], payload: bytes) -> bytes:
@@ -461,6 +462,35 @@ def test_dimensions_beyond_the_limits_are_refused_before_decoding(codec_and_samp
                         samples[0].payload)
         with pytest.raises(LimitExceededError):
             codec.decompress(data)
+
+
+def overlong(value: int, extra: int) -> bytes:
+    """``value`` as a varint padded with ``extra`` redundant groups (continuation bytes, then a zero byte)."""
+    canonical = bytearray(varint(value))
+    canonical[-1] |= 0x80
+    return bytes(canonical) + b"\x80" * (extra - 1) + b"\x00"
+
+
+def test_varints_are_canonical():
+    for value in [0, 1, 127, 128, 300, 2**14, 2**28 - 1, MAX_VARINT]:
+        encoded = varint(value)
+        assert bitstream._Reader(encoded, len(encoded)).varint() == value
+        for extra in range(1, bitstream._MAX_VARINT_BYTES - len(encoded) + 1):
+            padded = overlong(value, extra)
+            with pytest.raises(CorruptStreamError, match="over-long"):
+                bitstream._Reader(padded, len(padded)).varint()
+
+
+def test_streams_with_overlong_dimensions_or_lengths_are_refused(codec_and_samples):
+    codec, samples = codec_and_samples
+    sample = samples[1]
+    fields, lengths = sample.fields.encode(), [varint(n) for n in sample.lengths]
+    for body in [sample.fields.encode(height=overlong(sample.fields.height, 1)) + b"".join(lengths),
+                 sample.fields.encode(width=overlong(sample.fields.width, 2)) + b"".join(lengths),
+                 fields + b"".join(lengths[:-1]) + overlong(sample.lengths[-1], 1)]:
+        with pytest.raises(CorruptStreamError, match="over-long"):
+            codec.decompress(seal(body + sample.payload))
+    assert codec.decompress(seal(fields + b"".join(lengths) + sample.payload)).shape[1:] == (48, 80)
 
 
 @pytest.fixture(scope="module")
