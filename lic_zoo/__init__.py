@@ -13,8 +13,10 @@ from .errors import (
     CorruptStreamError,
     DigestMismatchError,
     LicZooError,
+    LicZooWarning,
     LimitExceededError,
     ModelMismatchError,
+    OutputError,
     UnknownModelError,
     UnsupportedInputError,
     WeightsUnavailableError,
@@ -26,8 +28,8 @@ from .zoo import decode, decode_file, load, load_local
 __version__ = "0.1.0"
 
 __all__ = [
-    "CorruptStreamError", "DigestMismatchError", "EncodeResult", "LicZooError", "LimitExceededError", "Limits",
-    "MSPCodec", "MSPOutput", "ModelMismatchError", "PROFILES", "Profile", "UnknownModelError",
+    "CorruptStreamError", "DigestMismatchError", "EncodeResult", "LicZooError", "LicZooWarning", "LimitExceededError",
+    "Limits", "MSPCodec", "MSPOutput", "ModelMismatchError", "OutputError", "PROFILES", "Profile", "UnknownModelError",
     "UnsupportedInputError", "WeightsUnavailableError", "ZooEntry", "decode", "decode_file", "get_entry",
     "list_entries", "load", "load_local",
 ]

@@ -37,6 +37,10 @@ class LimitExceededError(LicZooError):
     """A size limit (pixels, header field, substream length) was exceeded."""
 
 
+class OutputError(LicZooError):
+    """An output path cannot be used: it is the input itself, or names a format lic_zoo does not write."""
+
+
 class CorruptWeightsError(WeightsUnavailableError):
     """A weights or config file is present but unreadable (truncated, not safetensors, invalid JSON)."""
 
@@ -59,3 +63,7 @@ class InvalidCurveError(LicZooError, ValueError):
 
 class ExternalCodecError(LicZooError):
     """A classic codec's library or binary failed on an input (the message carries its own error)."""
+
+
+class LicZooWarning(UserWarning):
+    """Input was used with a change the caller should know of (e.g. only the first frame of an animation)."""

@@ -151,3 +151,101 @@ def test_console_script_exit_code(tmp_path):
     out = subprocess.run([sys.executable, "-m", "lic_zoo.cli", "decompress", str(tmp_path / "x.lic"),
                           str(tmp_path / "y.png")], capture_output=True, text=True)
     assert out.returncode == 1 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_messages_name_the_problem_in_the_callers_terms(tmp_path, weights, stream, capsys):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "s.lic").write_bytes(stream)
+    Image.fromarray(rgb_array()).save(tmp_path / "in.png")
+    err = one_line_error(capsys, run("compress", tmp_path / "adir", tmp_path / "o.lic", "--weights", weights))
+    assert err.endswith(f"input is a folder, not a file: {tmp_path / 'adir'}")
+    err = one_line_error(capsys, run("compress", tmp_path / "in.png", tmp_path / "missing/dir/o.lic", "--weights", weights))
+    assert err.endswith(f"output folder does not exist: {tmp_path / 'missing/dir'}") and ".tmp" not in err
+    # A missing input reads the same for every command.
+    for command in ("compress", "decompress", "info"):
+        outputs = [] if command == "info" else [tmp_path / "out.png", "--weights", weights]
+        code = run(command, tmp_path / "nope", *outputs)
+        assert one_line_error(capsys, code) == f"lic-zoo {command}: error: no such file: {tmp_path / 'nope'}"
+
+
+def test_foreign_weights_hint_at_the_weights_option(tmp_path, stream, capsys, monkeypatch):
+    """A stream of one's own exported weights, decoded with the zoo's: the message says to pass --weights."""
+    import lic_zoo.cli.codec_commands as commands
+    from lic_zoo import MSPCodec
+
+    torch.manual_seed(5)
+    zoo_codec = MSPCodec("lite", quality=2).eval()  # stands in for the zoo's weights, which did not make it
+    monkeypatch.setattr(commands, "codec_for_stream", lambda data, limits: zoo_codec)
+    (tmp_path / "s.lic").write_bytes(stream)
+    err = one_line_error(capsys, run("decompress", tmp_path / "s.lic", tmp_path / "out.png"))
+    assert "weights" in err and err.endswith("decode it with --weights DIR")
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("link", ["same", "hardlink", "symlink"])
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+def test_output_that_is_the_input_is_refused(tmp_path, weights, stream, command, link, capsys):
+    source = tmp_path / ("in.png" if command == "compress" else "in.lic")
+    before = source.read_bytes()
+    output = {"same": source, "hardlink": tmp_path / "hard", "symlink": tmp_path / "soft"}[link]
+    if link == "hardlink":
+        output.hardlink_to(source)
+    elif link == "symlink":
+        output.symlink_to(source)
+    err = one_line_error(capsys, run(command, source, output, "--weights", weights))
+    assert "is the input file" in err
+    assert source.read_bytes() == before
+
+
+def test_decompress_follows_the_output_suffix(tmp_path, weights, stream, capsys):
+    (tmp_path / "s.lic").write_bytes(stream)
+    for suffix, fmt in [(".tiff", "TIFF"), (".webp", "WEBP"), (".bmp", "BMP"), (".png", "PNG")]:
+        assert run("decompress", tmp_path / "s.lic", tmp_path / f"out{suffix}", "--weights", weights) == 0
+        with Image.open(tmp_path / f"out{suffix}") as img:
+            assert img.format == fmt
+    reference = np.asarray(Image.open(tmp_path / "out.png"))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.webp")), reference)  # lossless
+    err = one_line_error(capsys, run("decompress", tmp_path / "s.lic", tmp_path / "out.jpg", "--weights", weights))
+    assert "cannot write .jpg" in err and not (tmp_path / "out.jpg").exists()
+
+
+def test_negative_lof_steps_are_refused(tmp_path, weights, capsys):
+    Image.fromarray(rgb_array()).save(tmp_path / "in.png")
+    with pytest.raises(SystemExit) as exit_info:
+        run("compress", tmp_path / "in.png", tmp_path / "o.lic", "--weights", weights, "--lof-steps", "-1")
+    assert exit_info.value.code == 2 and "must be 0 or more" in capsys.readouterr().err
+    assert not (tmp_path / "o.lic").exists()
+
+
+def test_version(capsys):
+    import lic_zoo
+
+    with pytest.raises(SystemExit) as exit_info:
+        run("--version")
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"lic-zoo {lic_zoo.__version__}"
+
+
+def test_animated_gif_encodes_its_first_frame_with_a_warning(tmp_path, weights, capsys):
+    frames = [Image.fromarray(rgb_array()), Image.fromarray(255 - rgb_array())]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    assert run("compress", tmp_path / "anim.gif", tmp_path / "a.lic", "--weights", weights) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == f"lic-zoo compress: warning: {tmp_path / 'anim.gif'}: animated image of 2 frames, only the first " \
+                  "frame is used"
+
+
+def test_a_claimed_decompression_bomb_is_one_line_with_our_limit(tmp_path, weights, capsys):
+    """A tiny PNG whose header claims 90 MP: no Pillow warning, and the limit cited is ours."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 10000, 9000, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(png)
+    code = run("compress", tmp_path / "bomb.png", tmp_path / "b.lic", "--weights", weights, "--max-pixels", "50000000")
+    assert "exceeds the limit of 50000000" in one_line_error(capsys, code)
+    code = run("compress", tmp_path / "bomb.png", tmp_path / "b.lic", "--weights", weights)
+    assert "not a readable image" in one_line_error(capsys, code)  # within our limit: the data is short

@@ -5,6 +5,7 @@ import io
 import json
 import math
 import zlib
+from pathlib import Path
 
 import lic_zoo
 import numpy as np
@@ -42,8 +43,8 @@ def load_json(path):
 def test_eval_jpeg_writes_compressai_shaped_results(dataset, tmp_path, capsys):
     out = tmp_path / "results"
     assert main(["eval", str(dataset), "--codec", "jpeg", "--settings", "20,80", "-o", str(out)]) == 0
-    summary, per_image = load_json(out / "jpeg.json"), load_json(out / "jpeg_per_image.json")
-    assert sorted(p.name for p in out.iterdir()) == ["jpeg.json", "jpeg_per_image.json"]  # no temp files left
+    summary, per_image = load_json(out / "jpeg.json"), load_json(out / "per-image" / "jpeg.json")
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["jpeg.json", "per-image", "per-image/jpeg.json"]
     assert summary["name"] and summary["description"] and sorted(summary["results"]) == sorted(RESULT_KEYS)
     assert summary["settings"] == [20, 80] and all(len(v) == 2 for v in summary["results"].values())
     assert summary["meta"]["images"] == ["img0", "img1"]
@@ -76,7 +77,7 @@ def test_missing_optional_codec_is_skipped_with_a_message(dataset, tmp_path, mon
     argv = ["eval", str(dataset), "--codec", "heic", "--codec", "jpeg", "--settings", "50", "--no-progress"]
     assert main([*argv, "-o", str(out)]) == 0
     assert "skipping heic: needs pillow-heif" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["jpeg.json", "jpeg_per_image.json"]
+    assert sorted(p.name for p in out.glob("*.json")) == ["jpeg.json"]
     # Nothing at all to run is an error, still a one-line message.
     assert main(["eval", str(dataset), "--codec", "heic", "-o", str(out)]) == 1
     assert "none of the requested codecs is available" in capsys.readouterr().err
@@ -154,7 +155,7 @@ def test_eval_real_zoo_codec_api(dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(lic_zoo, "load", lambda name, **kw: real_load(name, **{**kw, "pretrained": False}))
     argv = ["eval", str(dataset), "--codec", "msp-lite", "--qualities", "1", "--lof-steps", "0", "--limit", "1"]
     assert main([*argv, "--no-progress", "-o", str(tmp_path)]) == 0
-    (record,) = load_json(tmp_path / "msp-lite-mse-lof0_per_image.json")["records"]
+    (record,) = load_json(tmp_path / "per-image" / "msp-lite-mse-lof0.json")["records"]
     assert record["bytes"] > 0 and math.isfinite(record["psnr-rgb"])
 
 
@@ -222,3 +223,29 @@ def test_metrics_psnr_and_ms_ssim():
     assert ms_ssim_rgb(ref, ref) == pytest.approx(1.0)
     assert 0.9 < ms_ssim_rgb(noisy, ref) < 1.0
     assert math.isnan(ms_ssim_rgb(ref[:-9], ref[:-9]))  # under the minimum side: NaN, not fewer scales
+
+
+def test_bdrate_on_three_points_gives_pchip_and_succeeds(tmp_path, capsys):
+    """The default `--method both` on 3-point curves: cubic does not apply (n/a, reason on stderr), exit 0."""
+    vtm = write_results(tmp_path / "vtm.json", "VTM", [c[:3] for c in VTM])
+    mbt = write_results(tmp_path / "mbt.json", "mbt2018", [c[:3] for c in MBT2018])
+    assert main(["bdrate", vtm, mbt]) == 0
+    captured = capsys.readouterr()
+    assert "n/a" in captured.out and "%" in captured.out and "at least 4 points" in captured.err
+    assert main(["bdrate", vtm, mbt, "--method", "cubic"]) == 1  # asked for cubic only: nothing to show
+
+
+def test_results_folder_globs_name_summaries_only(dataset, tmp_path, capsys):
+    """`lic-zoo plot results/*.json` and `lic-zoo bdrate results/*.json`, as documented, on `eval`'s own output."""
+    out = tmp_path / "results"
+    for codec in ("jpeg", "webp"):
+        assert main(["eval", str(dataset), "--codec", codec, "--settings", "20,50,80", "--no-progress",
+                     "-o", str(out)]) == 0
+    files = sorted(str(p) for p in out.glob("*.json"))
+    assert [Path(f).name for f in files] == ["jpeg.json", "webp.json"]
+    assert main(["bdrate", *files]) == 0
+    assert main(["plot", *files, "-o", str(tmp_path / "rd.png")]) == 0
+    assert (tmp_path / "rd.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["bdrate", *files, str(out / "per-image" / "jpeg.json")]) == 1
+    assert "holds per-image records, not a results summary" in capsys.readouterr().err

@@ -2,24 +2,40 @@
 
 Each module of this package owns a group of subcommands and exposes ``register(subparsers)``, which adds
 its parsers and sets ``func`` (a callable taking the parsed ``argparse.Namespace`` and returning an exit code).
-Library errors become a one-line message on stderr and a non-zero exit, never a traceback.
+Library errors become a one-line message on stderr and a non-zero exit, never a traceback; library warnings
+(:class:`~lic_zoo.errors.LicZooWarning`) one line each. Start-up stays light: a command module imports what only
+its command needs (Hub, evaluation, training) inside that command.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
-from ..errors import LicZooError
+from .. import __version__
+from ..errors import LicZooError, LicZooWarning
 
 EXIT_USAGE = 2  # bad arguments (argparse's own convention)
 EXIT_ERROR = 1  # the library refused the input or the operation failed
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import codec_commands, eval_commands, hub_commands, train_commands
 
     parser = argparse.ArgumentParser(prog="lic-zoo", description="Learned image compression model zoo.")
+    parser.add_argument("--version", action="version", version=f"lic-zoo {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (codec_commands, eval_commands, hub_commands, train_commands):
         module.register(subparsers)
@@ -29,8 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def show(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+        print(f"lic-zoo {args.command}: warning: {message}", file=sys.stderr)
+
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", LicZooWarning)
+            warnings.showwarning = show
+            return int(args.func(args) or 0)
     except LicZooError as exc:
         print(f"lic-zoo {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

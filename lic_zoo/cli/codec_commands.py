@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from .. import bitstream
 from ..codec import MSPCodec
-from ..errors import UnknownModelError
-from ..image_io import atomic_write, open_image, save_png
+from ..errors import ModelMismatchError, OutputError, UnknownModelError
+from ..image_io import atomic_write, open_image, output_format, require_file, write_image
 from ..registry import METRICS, MODELS, list_entries
 from ..zoo import codec_for_stream, load, load_local
+from . import non_negative_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,13 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=int, default=3)
     p.add_argument("--metric", default="mse", choices=METRICS)
     p.add_argument("--weights", type=Path, help="use exported weights from this folder instead of the zoo's")
-    p.add_argument("--lof-steps", type=int, metavar="N",
+    p.add_argument("--lof-steps", type=non_negative_int, metavar="N",
                    help="latent-overfitting steps (slower encoding, fewer bits; default: the profile's, 0 = off)")
     p.add_argument("--lof-seconds", type=float, metavar="S", help="stop latent overfitting after S seconds")
     _add_limit_options(p)
     p.set_defaults(func=_compress)
 
-    p = subparsers.add_parser("decompress", help="decode a .lic file to PNG (the model is read from the header)")
+    p = subparsers.add_parser("decompress", help="decode a .lic file to PNG, TIFF, BMP, PPM or lossless WebP "
+                              "(format from OUT's suffix; the model is read from the header)")
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
     p.add_argument("--weights", type=Path, help="exported weights folder for streams made with non-zoo weights")
@@ -41,6 +44,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("models", help="list the zoo")
     p.add_argument("--all", action="store_true", help="include entries without published weights")
     p.set_defaults(func=_models)
+
+
+def _refuse_overwriting_input(args: argparse.Namespace) -> None:
+    """:class:`OutputError` if OUT is IN itself (same path, hard link or symlink): nothing is written then."""
+    try:
+        same = os.path.samefile(args.input, args.output)
+    except OSError:  # OUT does not exist yet (or IN does not: that is reported when it is read)
+        return
+    if same:
+        raise OutputError(f"output {args.output} is the input file {args.input}; choose another output path")
 
 
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
@@ -62,6 +75,7 @@ def _codec(args: argparse.Namespace) -> MSPCodec:
 
 
 def _compress(args: argparse.Namespace) -> int:
+    _refuse_overwriting_input(args)
     limits = _limits(args)
     image = open_image(args.input, limits)  # read (and validate) before the model is loaded
     codec = _codec(args)
@@ -74,17 +88,25 @@ def _compress(args: argparse.Namespace) -> int:
 
 
 def _decompress(args: argparse.Namespace) -> int:
-    data = args.input.read_bytes()
+    _refuse_overwriting_input(args)
+    output_format(args.output)  # refuse an unsupported suffix before decoding
+    data = require_file(args.input).read_bytes()
     limits = _limits(args)
     codec = load_local(args.weights) if args.weights is not None else codec_for_stream(data, limits)
-    image = codec.decompress_pil(data, limits=limits, progress=sys.stderr.isatty())
-    save_png(image, args.output)
+    try:
+        image = codec.decompress_pil(data, limits=limits, progress=sys.stderr.isatty())
+    except ModelMismatchError as exc:
+        if args.weights is not None:
+            raise
+        raise type(exc)(f"{exc}; if it was made with your own exported weights, "
+                                 "decode it with --weights DIR") from None
+    write_image(image, args.output)
     print(f"{args.output}: {image.width}x{image.height} {image.mode}")
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
-    data = args.input.read_bytes()
+    data = require_file(args.input).read_bytes()
     header, reader = bitstream.read_header(data)
     if header.model not in MODELS:
         raise UnknownModelError(f"stream names unknown model {header.model!r}")

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CodecUnavailableError, InvalidCurveError, UnknownModelError
-from ..evaluation.bdrate import METHODS, METRICS, bd_rate_curves, read_curve
+from ..evaluation.bdrate import METHODS, METRICS, Curve, bd_rate_curves, read_curve
 from ..evaluation.classic import CODECS, ClassicCodec
 from ..evaluation.runner import ZooCodec, list_images, run
 from ..registry import LAMBDAS, METRICS as MODEL_METRICS, MODELS, get_entry
-from . import EXIT_ERROR
+from . import EXIT_ERROR, non_negative_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--qualities", type=_int_ranges, metavar="LIST",
                    help="zoo codecs: quality indices, e.g. 1-6 or 1,3,5 (default: all)")
     p.add_argument("--metric", default="mse", choices=MODEL_METRICS, help="zoo codecs: training metric")
-    p.add_argument("--lof-steps", type=int, metavar="N", help="zoo codecs: latent-overfitting steps per image "
+    p.add_argument("--lof-steps", type=non_negative_int, metavar="N", help="zoo codecs: latent-overfitting steps per image "
                    "(default: the profile's)")
     p.add_argument("--weights", type=Path, action="append", metavar="DIR",
                    help="zoo codecs: evaluate exported checkpoint folders (repeatable, one per quality) instead of "
@@ -169,17 +169,22 @@ def _bdrate(args: argparse.Namespace) -> int:
         test = read_curve(path, args.metric)
         row = [test.name]
         for anchor in anchor_curves:
-            for method in methods:
-                try:
-                    row.append(f"{bd_rate_curves(anchor, test, method):+.2f} %")
-                except InvalidCurveError as exc:
-                    print(f"lic-zoo bdrate: {test.name} vs {anchor.name} ({method}): {exc}", file=sys.stderr)
-                    row.append("n/a")
-                    failed = True
+            cells = [_bd_rate_cell(anchor, test, method) for method in methods]
+            failed |= all(cell == "n/a" for cell in cells)  # a pair fails when no requested method applies
+            row.extend(cells)
         rows.append(row)
     print(f"BD-rate ({args.metric}, {' and '.join(methods)}; negative = fewer bits than the anchor)")
     print(_format_table(header, rows, markdown=args.markdown))
     return EXIT_ERROR if failed else 0
+
+
+def _bd_rate_cell(anchor: Curve, test: Curve, method: str) -> str:
+    """One table cell: the BD-rate in percent, or ``n/a`` with the reason on stderr."""
+    try:
+        return f"{bd_rate_curves(anchor, test, method):+.2f} %"
+    except InvalidCurveError as exc:
+        print(f"lic-zoo bdrate: {test.name} vs {anchor.name} ({method}): {exc}", file=sys.stderr)
+        return "n/a"
 
 
 def _format_table(header: list[str], rows: list[list[str]], *, markdown: bool) -> str:

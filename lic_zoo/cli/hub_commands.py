@@ -5,7 +5,6 @@ import argparse
 import json
 from pathlib import Path
 
-from .. import hub
 from ..errors import PublishError
 from ..model_card import PLOT_NAME, rd_rows_from_results
 
@@ -47,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    from .. import hub
+
     rows = [row for path in args.results or () for row in _results(path)]
     card = {
         "rd_table_rows": rows,
@@ -80,6 +81,8 @@ def _results(path: Path) -> list[dict[str, object]]:
 
 
 def _download(args: argparse.Namespace) -> int:
+    from .. import hub
+
     directory = hub.download(
         args.repo, revision=args.revision, sha256=args.sha256, cache_dir=args.cache_dir, endpoint=args.endpoint
     )

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import warnings
+from types import ModuleType
 
 import torch
+
+from ..errors import MissingDependencyError
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
@@ -33,9 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.set_defaults(func=_export)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from ..training.cli import run
+def _training(module: str) -> ModuleType:
+    """``lic_zoo.training.<module>``, or :class:`MissingDependencyError` without the ``train`` extra."""
+    try:
+        return importlib.import_module(f"lic_zoo.training.{module}")
+    except ImportError as exc:
+        raise MissingDependencyError(f"training needs the train extra: pip install 'lic-zoo[train]' ({exc})") from None
 
+
+def _train(args: argparse.Namespace) -> int:
+    run = _training("cli").run
     with warnings.catch_warnings():  # sys.argv also holds "train ...": that is intended here
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
         run(args.args, prog="lic-zoo train")
@@ -43,8 +54,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..training.export import export_checkpoint
-
+    export_checkpoint = _training("export").export_checkpoint
     out = export_checkpoint(args.checkpoint, args.out_dir, model=args.model, metric=args.metric,
                             quality=args.quality, dtype=DTYPES[args.dtype])
     print(out)

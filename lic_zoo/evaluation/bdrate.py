@@ -51,6 +51,8 @@ def read_curve(path: str | os.PathLike, metric: str = "psnr-rgb") -> Curve:
         except json.JSONDecodeError as exc:
             raise InvalidCurveError(f"{path}: not JSON ({exc})") from None
     results = data.get("results") if isinstance(data, dict) else None
+    if results is None and isinstance(data, dict) and "records" in data:
+        raise InvalidCurveError(f"{path}: holds per-image records, not a results summary")
     if not isinstance(results, dict) or "bpp" not in results:
         raise InvalidCurveError(f"{path}: not a results file (no results.bpp)")
     if metric in results:

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import torch
 
-from ..errors import UnsupportedInputError
+from ..errors import MissingDependencyError, UnsupportedInputError
 
 # torchmetrics requires side // 16 > kernel_size - 1 = 10 for its five scales.
 MS_SSIM_MIN_SIDE = 176
@@ -37,7 +37,10 @@ def psnr_rgb(x: np.ndarray, ref: np.ndarray) -> float:
 
 def ms_ssim_rgb(x: np.ndarray, ref: np.ndarray) -> float:
     """MS-SSIM of 8-bit RGB ``x`` against ``ref`` (1 = identical); NaN below :data:`MS_SSIM_MIN_SIDE` pixels."""
-    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+    try:
+        from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+    except ImportError:
+        raise MissingDependencyError("MS-SSIM needs torchmetrics (pip install 'lic-zoo[bench]')") from None
 
     _check_pair(x, ref)
     if min(x.shape[:2]) < MS_SSIM_MIN_SIDE:

@@ -1,11 +1,13 @@
 """Rate-distortion plots of results files (matplotlib, an optional dependency imported only here)."""
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import MissingDependencyError
+from ..image_io import atomic_write
 from .bdrate import read_curve
 
 AXIS_LABELS = {"psnr-rgb": "PSNR-RGB [dB]", "ms-ssim-rgb": "MS-SSIM-RGB [dB]  (-10 log10(1 - MS-SSIM))"}
@@ -13,7 +15,7 @@ AXIS_LABELS = {"psnr-rgb": "PSNR-RGB [dB]", "ms-ssim-rgb": "MS-SSIM-RGB [dB]  (-
 
 def plot_rd(paths: Sequence[str | os.PathLike], output: str | os.PathLike, *, metric: str = "psnr-rgb",
             title: str | None = None, max_bpp: float | None = None) -> Path:
-    """Draw one line per results file (quality against bpp) and save the figure (format from the suffix).
+    """Draw one line per results file (quality against bpp) and save the figure atomically (format from the suffix).
 
     ``max_bpp`` cuts the x axis (the y axis then fits the points left in view).
     """
@@ -43,7 +45,9 @@ def plot_rd(paths: Sequence[str | os.PathLike], output: str | os.PathLike, *, me
         fig.tight_layout()
         output = Path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=output.suffix.lstrip(".").lower() or None)
+        atomic_write(output, buf.getvalue())
     finally:
         plt.close(fig)
     return output

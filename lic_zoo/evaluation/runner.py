@@ -7,7 +7,8 @@ Metrics are computed on the 8-bit reconstruction (see :mod:`.metrics`). Two file
 - ``<stem>.json``: ``{"name", "description", "results": {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
   "decoding_time"}}``, one point per setting, each the mean over the images (PSNR: mean of the dB values);
   plus ``setting_name``, ``settings`` and ``meta``, which CompressAI's readers ignore;
-- ``<stem>_per_image.json``: one record per image and setting.
+- ``per-image/<stem>.json``: one record per image and setting (in a subfolder, so that ``<out>/*.json`` names
+  the summaries only, which ``lic-zoo bdrate`` and ``lic-zoo plot`` read).
 
 Values that are not finite (MS-SSIM of an image under 176 pixels a side, PSNR of a lossless decode) are
 written as ``null``, and so is a mean over images that includes one.
@@ -20,7 +21,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -33,8 +33,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import UnsupportedInputError
+from ..image_io import atomic_write
 from .metrics import ms_ssim_rgb, psnr_rgb
 
+PER_IMAGE_FOLDER = "per-image"
 IMAGE_SUFFIXES = (".png", ".ppm", ".pnm", ".bmp", ".tif", ".tiff")  # lossless formats only
 
 CONVENTIONS = {
@@ -199,27 +201,18 @@ def summarize(records: Sequence[Record], settings: Sequence[Any]) -> dict[str, l
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON to a temporary file next to ``path``, then rename it over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write ``obj`` as JSON to ``path`` atomically (see :func:`lic_zoo.image_io.atomic_write`)."""
+    atomic_write(path, (json.dumps(obj, indent=1, allow_nan=False) + "\n").encode("utf-8"))
 
 
 def run(codec: SweepCodec, settings: Sequence[Any], images: Sequence[Path], out_dir: str | os.PathLike, stem: str,
         *, progress: bool = True) -> tuple[Path, dict[str, Any]]:
-    """Evaluate ``codec`` and write ``<stem>.json`` and ``<stem>_per_image.json`` into ``out_dir``.
+    """Evaluate ``codec`` and write ``<stem>.json`` and ``per-image/<stem>.json`` into ``out_dir``.
 
     Returns the path of the summary file and its content.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / PER_IMAGE_FOLDER).mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     records = evaluate(codec, settings, images, progress=progress)
     meta = {
@@ -237,7 +230,7 @@ def run(codec: SweepCodec, settings: Sequence[Any], images: Sequence[Path], out_
     header = {"name": codec.label, "description": codec.description(), "setting_name": codec.setting_name}
     summary = {**header, "results": summarize(records, settings), "settings": list(settings), "meta": meta}
     summary_path = out_dir / f"{stem}.json"
-    write_json_atomic(out_dir / f"{stem}_per_image.json",
+    write_json_atomic(out_dir / PER_IMAGE_FOLDER / f"{stem}.json",
                       {**header, "meta": meta, "records": [r.to_json() for r in records]})
     write_json_atomic(summary_path, summary)
     return summary_path, summary
