@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -309,7 +308,7 @@ def write_model_card(
     _require_checkpoint(directory)
     _, config = _read_checkpoint(directory)
     if plot is not None:
-        shutil.copyfile(plot, directory / PLOT_NAME)
+        atomic_write(directory / PLOT_NAME, Path(plot).read_bytes())
     card = render_model_card(
         config,
         repo_id=repo_id,
@@ -327,7 +326,21 @@ def write_model_card(
 def publish(directory: str | os.PathLike[str], repo_id: str, *, rd_table_rows: Sequence[Mapping[str, object]] = (),
             rd_note: str | None = None, plot: str | os.PathLike[str] | None = None, recipe: str | None = None,
             training_data: str | None = None, **push_options: Any) -> str:
-    """Write the model card (:func:`write_model_card`), then :func:`push_to_hub` the directory; returns the commit."""
-    write_model_card(directory, repo_id, rd_table_rows=rd_table_rows, rd_note=rd_note, plot=plot, recipe=recipe,
-                     training_data=training_data)
-    return push_to_hub(directory, repo_id, **push_options)
+    """Write the model card (:func:`write_model_card`), then :func:`push_to_hub` the directory; returns the commit.
+
+    If the upload fails, the folder's card and plot are put back as they were.
+    """
+    directory = Path(directory)
+    before = {name: (directory / name).read_bytes() if (directory / name).is_file() else None
+              for name in (CARD_NAME, PLOT_NAME)}
+    try:
+        write_model_card(directory, repo_id, rd_table_rows=rd_table_rows, rd_note=rd_note, plot=plot, recipe=recipe,
+                         training_data=training_data)
+        return push_to_hub(directory, repo_id, **push_options)
+    except BaseException:
+        for name, content in before.items():
+            if content is None:
+                (directory / name).unlink(missing_ok=True)
+            else:
+                atomic_write(directory / name, content)
+        raise

@@ -6,11 +6,10 @@ estimated here.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from huggingface_hub import ModelCardData
 
 from .registry import ZooEntry, list_entries
 
@@ -27,6 +26,8 @@ RESULT_COLUMNS = {
     "encoding_time": "encode (s)",
     "decoding_time": "decode (s)",
 }
+# RD table column -> metric type of the card's ``model-index`` (what the Hub reads as evaluation results).
+EVAL_METRICS = {"bpp": "bpp", "PSNR-RGB (dB)": "psnr", "MS-SSIM-RGB": "ms-ssim"}
 LOSSES = {"mse": "R + λ·255²·MSE", "ms-ssim": "R + λ·(1 - MS-SSIM)"}
 
 
@@ -49,14 +50,18 @@ def zoo_entry_for(repo_id: str) -> ZooEntry | None:
 def rd_rows_from_results(results: Mapping[str, Any]) -> list[dict[str, object]]:
     """RD table rows, one per point, from a CompressAI-style results JSON (``{"results": {"bpp": [...], ...}}``).
 
-    Rows start with the codec's ``name`` and its setting (e.g. ``quality``) where the file has them.
+    Rows start with the codec's ``name``, the image folder's name (``meta.image_dir``) and the setting (e.g.
+    ``quality``) where the file has them.
     """
     columns = dict(results["results"])
     if "settings" in results and "setting_name" in results:
         columns = {results["setting_name"]: results["settings"], **columns}
     labels = [RESULT_COLUMNS.get(key, key) for key in columns]
     rows = [dict(zip(labels, point, strict=True)) for point in zip(*columns.values(), strict=True)]
-    return [{"codec": results["name"], **row} for row in rows] if "name" in results else rows
+    image_dir = results.get("meta", {}).get("image_dir")
+    first = {"codec": results.get("name"), "dataset": image_dir and os.path.basename(os.path.normpath(image_dir))}
+    first = {key: value for key, value in first.items() if value}
+    return [{**first, **row} for row in rows]
 
 
 def render_model_card(
@@ -71,12 +76,18 @@ def render_model_card(
     training_data: str | None = None,
     license_id: str = "apache-2.0",
 ) -> str:
-    """The model card (Markdown with YAML front matter) of the checkpoint with ``config`` published as ``repo_id``."""
+    """The model card (Markdown with YAML front matter) of the checkpoint with ``config`` published as ``repo_id``.
+
+    The measured RD points also go into the front matter's ``model-index``, where the Hub reads them.
+    """
+    from huggingface_hub import ModelCardData
+
     entry = zoo_entry_for(repo_id)
     tags = ["image-compression", "learned-image-compression", "lic-zoo"]
     if entry is not None:
         tags += [entry.model, entry.metric]
-    front = ModelCardData(library_name="lic-zoo", license=license_id, pipeline_tag="image-to-image", tags=tags)
+    front = ModelCardData(library_name="lic-zoo", license=license_id, pipeline_tag="image-to-image", tags=tags,
+                          model_name=repo_id, eval_results=_eval_results(rd_table_rows) or None)
     sections = [
         f"---\n{front.to_yaml()}\n---",
         f"# {repo_id}",
@@ -92,6 +103,23 @@ def render_model_card(
         "## How to load\n\n" + _how_to_load(repo_id, entry),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def _eval_results(rows: Sequence[Mapping[str, object]]) -> list[Any]:
+    """One ``huggingface_hub.EvalResult`` per measured number of each RD point, named by the point's setting."""
+    from huggingface_hub import EvalResult
+
+    results = []
+    for row in rows:
+        point = ", ".join(str(value) if key in ("codec", "dataset") else f"{key} {value}" for key, value in row.items()
+                          if key not in RESULT_COLUMNS.values())
+        for label, metric in EVAL_METRICS.items():
+            if isinstance(row.get(label), (int, float)):
+                results.append(EvalResult(
+                    task_type="image-to-image", task_name="image compression", dataset_type="images",
+                    dataset_name=str(row.get("dataset", "unspecified")), metric_type=metric,
+                    metric_name=f"{label} ({point})" if point else label, metric_value=row[label]))
+    return results
 
 
 def _summary(entry: ZooEntry | None, weights: WeightsInfo | None) -> str:

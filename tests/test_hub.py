@@ -258,6 +258,35 @@ def test_cli_publish_and_download(tmp_path: Path, server: HubServer, capsys: pyt
     assert (folder / "model.safetensors").read_bytes() == (tmp_path / "ckpt" / "model.safetensors").read_bytes()
 
 
+def test_card_carries_a_model_index_the_hub_reads() -> None:
+    from huggingface_hub import ModelCard
+
+    results = {"name": "msp-lite (mse)", "setting_name": "quality", "settings": [1, 2],
+               "results": {"bpp": [0.23, 0.33], "psnr-rgb": [28.9, 30.1]}, "meta": {"image_dir": "/data/eval-768x512"}}
+    card = ModelCard(render_model_card({}, repo_id=REPO_ID, rd_table_rows=rd_rows_from_results(results)))
+    found = {(r.dataset_name, r.metric_type, r.metric_name, r.metric_value) for r in card.data.eval_results}
+    assert found == {("eval-768x512", "bpp", "bpp (msp-lite (mse), eval-768x512, quality 1)", 0.23),
+                     ("eval-768x512", "psnr", "PSNR-RGB (dB) (msp-lite (mse), eval-768x512, quality 1)", 28.9),
+                     ("eval-768x512", "bpp", "bpp (msp-lite (mse), eval-768x512, quality 2)", 0.33),
+                     ("eval-768x512", "psnr", "PSNR-RGB (dB) (msp-lite (mse), eval-768x512, quality 2)", 30.1)}
+    assert card.data.model_name == REPO_ID
+
+
+def test_a_failed_publish_leaves_the_folder_as_it_was(tmp_path: Path, server: HubServer,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    export(tmp_path / "ckpt")
+    (tmp_path / "results.json").write_text(json.dumps({"name": "msp-lite", "results": {"bpp": [0.5], "psnr-rgb": [30.25]}}))
+    assert main(["publish", str(tmp_path / "ckpt"), "--repo", REPO_ID, "--card-only", "--results",
+                 str(tmp_path / "results.json")]) == 0
+    card = (tmp_path / "ckpt" / "README.md").read_bytes()
+    (tmp_path / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n fake")
+    argv = ["publish", str(tmp_path / "ckpt"), "--repo", REPO_ID, "--endpoint", server.url, "--token", "wrong",
+            "--plot", str(tmp_path / "plot.png")]
+    assert main(argv) == 1 and "Invalid credentials" in capsys.readouterr().err
+    assert (tmp_path / "ckpt" / "README.md").read_bytes() == card  # the RD table made earlier is still there
+    assert not (tmp_path / "ckpt" / "rd-curve.png").exists()
+
+
 @pytest.mark.parametrize("argv", [
     ["publish", "{tmp}", "--repo", REPO_ID, "--endpoint", "{url}"],
     ["download", "lic-zoo/missing", "--endpoint", "{url}"],
