@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,9 +19,11 @@ from lic_zoo.cli import main as lic_zoo_main
 from lic_zoo.errors import CorruptWeightsError, ModelMismatchError, UnknownModelError, WeightsUnavailableError
 from lic_zoo.image_io import load_image, tensor_to_pil
 from lic_zoo.training import DatasetError, ImageFolderDataModule, MSPBase, MSPLightningModule, MSPLite
+from lic_zoo.training.cli import main as train_main
 from lic_zoo.training.cli import run
 from lic_zoo.training.export import CHECKPOINT_KEY, export_checkpoint, read_training_checkpoint
 from lic_zoo.training.module import lr_factor
+from lic_zoo.training.resume import partial_path, previous_path
 
 from conftest import synthetic_image
 
@@ -56,8 +60,8 @@ def tiny_args(train: Path, val: Path, run_dir: Path, *extra: str) -> list[str]:
     ]
 
 
-def launch(args: list[str], log: Path) -> subprocess.Popen:
-    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+def launch(args: list[str], log: Path, **env_vars: str) -> subprocess.Popen:
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"} | env_vars
     with open(log, "w") as out:
         return subprocess.Popen([sys.executable, "-m", "lic_zoo.train", *args], cwd=REPO, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -178,38 +182,88 @@ def test_ddp_fit_with_two_cpu_processes(folders, tmp_path):
     assert torch.isfinite(module.codec(synthetic_image(64, 64)[None]).bits).all()
 
 
+def run_folder_outside_tmpdir(where: str, tmp_path: Path) -> Path:
+    """A run folder on the same filesystem as the child's $TMPDIR (``tmp``) or on another one (``shm``)."""
+    if where == "tmp":
+        return tmp_path / "run"
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        pytest.skip("no writable /dev/shm to put the run folder on another filesystem than $TMPDIR")
+    if os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("/dev/shm is on the same filesystem as the temp folder")
+    return Path(tempfile.mkdtemp(dir=shm)) / "run"
+
+
 @pytest.mark.slow
-def test_killed_run_resumes_from_its_last_checkpoint(folders, tmp_path):
+@pytest.mark.parametrize("where", ["tmp", "shm"])
+def test_run_killed_during_a_checkpoint_write_resumes_from_an_intact_checkpoint(folders, tmp_path, where):
     train, val = folders
-    run_dir = tmp_path / "resume"
+    run_dir = run_folder_outside_tmpdir(where, tmp_path)
+    child_tmp = tmp_path / "child_tmp"
+    child_tmp.mkdir()
+    last = run_dir / "checkpoints" / "last.ckpt"
+    common = ("--periodic_checkpoint.every_n_train_steps", "1", "--trainer.limit_val_batches", "0")
+    try:
+        for _ in range(5):  # the kill may land just after the rename: then start over
+            shutil.rmtree(run_dir, ignore_errors=True)
+            proc = launch(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "100000"),
+                          tmp_path / "first.log", TMPDIR=str(child_tmp))
+            deadline = time.monotonic() + 120
+            try:  # a second last.ckpt being written over the first
+                while not (last.exists() and partial_path(last).exists()):
+                    assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()
+                    time.sleep(0.0005)
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+            if partial_path(last).exists():
+                break
+        else:
+            pytest.fail("five kills in a row missed the checkpoint writes")
+        saved = global_step(last)  # intact: the interrupted write went to the partial file
+        assert not (run_dir / "checkpoints" / "final.ckpt").exists()  # it really died mid-training
+        assert not list(child_tmp.iterdir())  # nothing written through $TMPDIR
+        proc = launch(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", str(saved + 2),
+                                "--ckpt_path", "last"), tmp_path / "second.log", TMPDIR=str(child_tmp))
+        log = (tmp_path / "second.log")
+        assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
+        assert "Restored all states from the checkpoint" in log.read_text()
+        assert global_step(run_dir / "checkpoints" / "final.ckpt") == saved + 2
+        assert not partial_path(last).exists() and global_step(last) == saved + 2
+        assert [p.name for p in (run_dir / "lightning_logs").iterdir()] == ["version_0"]  # one run, one log folder
+        logged_steps = _logged_steps(run_dir / "lightning_logs" / "version_0" / "metrics.csv")
+        # Each step once, up to the end: the killed run's flushed rows, then the resumed run's.
+        steps = sorted(logged_steps)
+        assert steps == list(range(steps[0], saved + 2)) and steps[0] <= saved, steps
+    finally:
+        if where == "shm":
+            shutil.rmtree(run_dir.parent)
+
+
+@pytest.mark.slow
+def test_damaged_checkpoints_fall_back_to_the_previous_one_or_fail_in_one_line(folders, tmp_path, capsys):
+    train, val = folders
+    run_dir = tmp_path / "run"
     last = run_dir / "checkpoints" / "last.ckpt"
     common = ("--periodic_checkpoint.every_n_train_steps", "2", "--trainer.limit_val_batches", "0")
-    proc = launch(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "100000"), tmp_path / "first.log")
-    deadline = time.monotonic() + 120
-    try:
-        while not (last.exists() and _readable_step(last) >= 4):
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-3000:]
-            time.sleep(0.2)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    saved = global_step(last)
-    assert not (run_dir / "checkpoints" / "final.ckpt").exists()  # it really died mid-training
-    proc = launch(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", str(saved + 2), "--ckpt_path", "last"),
-                  tmp_path / "second.log")
-    log = (tmp_path / "second.log")
-    assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
-    assert "Restored all states from the checkpoint" in log.read_text()
-    assert global_step(run_dir / "checkpoints" / "final.ckpt") == saved + 2
-    logged_steps = _logged_steps(sorted((run_dir / "lightning_logs").glob("version_*"))[-1] / "metrics.csv")
-    assert logged_steps and min(logged_steps) >= saved  # the resumed run did not start over
+    assert train_main(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "4")) == 0
+    assert global_step(last) == 4 and global_step(previous_path(last)) == 2
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # truncated
+    capsys.readouterr()
+    assert train_main(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "6", "--ckpt_path", "last")) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "damaged" in line]
+    assert len(warning) == 1 and str(last) in warning[0] and "from the previous one" in warning[0], warning
+    assert "(step 2)" in warning[0]
+    assert global_step(last) == 6 and global_step(previous_path(last)) == 4
+    logged_steps = _logged_steps(run_dir / "lightning_logs" / "version_0" / "metrics.csv")
+    assert sorted(logged_steps) == list(range(6))  # steps 2-3 of the first run replaced by the resumed run's
 
-
-def _readable_step(ckpt: Path) -> int:
-    try:
-        return global_step(ckpt)
-    except Exception:  # caught mid-write
-        return -1
+    last.write_bytes(b"")
+    previous_path(last).write_bytes(b"not a checkpoint")
+    assert train_main(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "8", "--ckpt_path", "last")) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("lic-zoo train: error: checkpoint ") and str(last) in error, error
+    assert "0 bytes" in error and str(previous_path(last)) in error, error
 
 
 def _logged_steps(metrics_csv: Path) -> list[int]:

@@ -4,7 +4,9 @@ Every run lives in one folder, ``trainer.default_root_dir`` (default ``runs/<zoo
 ``runs/msp-lite-mse-q3``): checkpoints in ``checkpoints/`` (``best-step=N.ckpt`` on the validation RD loss,
 ``last.ckpt`` every ``periodic_checkpoint.every_n_train_steps`` steps, ``final.ckpt`` when fit ends) and logs in
 ``lightning_logs/version_N/`` (CSV, or TensorBoard when installed) with the resolved ``config.yaml``. Resume a
-killed run with the same command plus ``--ckpt_path last``.
+killed run with the same command plus ``--ckpt_path last``: it goes on logging in the run's latest log folder.
+Checkpoints are written atomically, the one each replaces kept as ``<name>.previous``, and a damaged checkpoint
+falls back to that one (:mod:`lic_zoo.training.resume`).
 """
 from __future__ import annotations
 
@@ -13,13 +15,17 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.plugins.io import CheckpointIO
+from lightning.pytorch.trainer import Trainer
 
 from ..errors import LicZooError
 from .data import ImageFolderDataModule
 from .module import MSPLightningModule
+from .resume import AtomicCheckpointIO, resumed_logger
 
 # Lightning warns on every periodic save under manual optimisation that the weights are those after the optimiser
 # step. That is what we want: the checkpoint of global step N holds the weights after N steps, as in automatic mode.
@@ -64,6 +70,20 @@ class LicZooCLI(LightningCLI):
         for key in ("checkpoint", "periodic_checkpoint"):
             if config[key].dirpath is None:
                 config[key].dirpath = str(Path(config.trainer.default_root_dir) / "checkpoints")
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """The trainer, saving through :class:`AtomicCheckpointIO` (unless another CheckpointIO is configured) and,
+        when ``fit`` resumes with Lightning's default logger, logging into the run's latest log folder."""
+        config = self._get(self.config_init, "trainer", default={})
+        plugins = config.get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            kwargs.setdefault("plugins", [*plugins, AtomicCheckpointIO()])
+        if self.subcommand == "fit" and self.config.fit.ckpt_path and config.get("logger") in (None, True):
+            logger = resumed_logger(config["default_root_dir"])
+            if logger is not None:
+                kwargs.setdefault("logger", logger)
+        return super().instantiate_trainer(**kwargs)
 
     def after_fit(self) -> None:
         """Always leave a checkpoint of the weights fit ended with (also after ``fast_dev_run``)."""
