@@ -1,8 +1,10 @@
 """The `lic-zoo` codec commands: real files in, real files out, one-line errors, no partial outputs."""
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -52,6 +54,15 @@ def write_inputs(folder) -> dict[str, tuple]:
     Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(folder / "gray16.png")
     files["gray16"] = (folder / "gray16.png", "L")
     return files
+
+
+def rgb_png(width: int, height: int, bit_depth: int, raw: bytes) -> bytes:
+    """A PNG file written by hand (Pillow cannot write 16-bit RGB, nor a header that lies): RGB, ``raw`` rows."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 def run(*args) -> int:
@@ -236,16 +247,32 @@ def test_animated_gif_encodes_its_first_frame_with_a_warning(tmp_path, weights, 
 
 def test_a_claimed_decompression_bomb_is_one_line_with_our_limit(tmp_path, weights, capsys):
     """A tiny PNG whose header claims 90 MP: no Pillow warning, and the limit cited is ours."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", 10000, 9000, 8, 2, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
-    (tmp_path / "bomb.png").write_bytes(png)
+    (tmp_path / "bomb.png").write_bytes(rgb_png(10000, 9000, 8, b"\0" * 100))
     code = run("compress", tmp_path / "bomb.png", tmp_path / "b.lic", "--weights", weights, "--max-pixels", "50000000")
     assert "exceeds the limit of 50000000" in one_line_error(capsys, code)
     code = run("compress", tmp_path / "bomb.png", tmp_path / "b.lic", "--weights", weights)
     assert "not a readable image" in one_line_error(capsys, code)  # within our limit: the data is short
+
+
+def test_float_tensors_outside_zero_one_are_refused():
+    from lic_zoo import MSPCodec, UnsupportedInputError
+
+    codec = MSPCodec("lite", quality=2)
+    with pytest.raises(UnsupportedInputError, match="must lie in \\[0, 1\\], got 0 to 255"):
+        codec.compress(torch.linspace(0, 255, 3 * 16 * 16).reshape(3, 16, 16), lof_steps=0)
+    nearly = torch.rand(3, 16, 16) * (1 + 1e-4) - 5e-5  # rounding outside [0, 1] is accepted
+    assert codec.compress(nearly, lof_steps=0)
+
+
+def test_sixteen_bit_rgb_is_read_as_eight_bit(tmp_path):
+    """As the README says: Pillow keeps the high byte of 16-bit RGB samples (16-bit grey keeps all its levels)."""
+    from lic_zoo.image_io import load_image
+
+    height, width = 4, 64
+    samples = (np.arange(height * width * 3, dtype=np.uint32).reshape(height, width, 3) * 97 % 65536).astype(">u2")
+    raw = b"".join(b"\0" + row.tobytes() for row in samples)  # filter type 0 before each row
+    (tmp_path / "rgb16.png").write_bytes(rgb_png(width, height, 16, raw))
+    image, layout = load_image(tmp_path / "rgb16.png")
+    assert layout == "RGB"
+    expected = (samples >> 8).astype(np.float32).transpose(2, 0, 1) / 255
+    assert torch.equal(image, torch.from_numpy(expected))
