@@ -252,6 +252,9 @@ def test_a_claimed_decompression_bomb_is_one_line_with_our_limit(tmp_path, weigh
     assert "exceeds the limit of 50000000" in one_line_error(capsys, code)
     code = run("compress", tmp_path / "bomb.png", tmp_path / "b.lic", "--weights", weights)
     assert "not a readable image" in one_line_error(capsys, code)  # within our limit: the data is short
+    (tmp_path / "bomb.png").write_bytes(rgb_png(15000, 15000, 8, b"\0" * 100))  # over Pillow's hard cap too
+    code = run("compress", tmp_path / "bomb.png", tmp_path / "b.lic", "--weights", weights)
+    assert "exceeds the limit of 100000000" in one_line_error(capsys, code)
 
 
 def test_float_tensors_outside_zero_one_are_refused():
