@@ -1,20 +1,29 @@
 """The rate-distortion objective shared by training and latent overfitting."""
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
 
 
-def rd_loss(bits: Tensor, x_hat: Tensor, x: Tensor, *, metric: str, lmbda: float) -> dict[str, Tensor]:
-    """``R + lambda * 255^2 * MSE`` (metric "mse") or ``R + lambda * (1 - MS-SSIM)`` ("ms-ssim").
+def rd_loss(bits: Tensor, x_hat: Tensor, x: Tensor, *, metric: str, lmbda: float | Tensor,
+            weights: Tensor | None = None) -> dict[str, Tensor]:
+    """``R + lambda * 255^2 * MSE`` (metric "mse") or ``R + lambda * (1 - MS-SSIM)`` ("ms-ssim"), per image.
 
-    ``bits`` is (B,) per image; R is in bits per pixel, averaged over the batch. Returns the loss and its terms.
+    ``bits`` is (B,) per image; R is in bits per pixel. ``lmbda`` is one value or one per image (B,) (variable-rate
+    training), ``weights`` optional per-image loss weights. Returns the batch means of the loss and its terms.
     """
-    bpp = bits.float().mean() / (x.shape[-2] * x.shape[-1])
+    bpp = bits.float() / (x.shape[-2] * x.shape[-1])
     x_hat = x_hat.float()
     if metric == "mse":
-        mse = F.mse_loss(x_hat, x)
-        return {"loss": bpp + lmbda * 255**2 * mse, "bpp": bpp, "mse": mse}
-    similarity = ms_ssim(x_hat, x, data_range=1.0)
-    return {"loss": bpp + lmbda * (1 - similarity), "bpp": bpp, "ms_ssim": similarity}
+        distortion = ((x_hat - x) ** 2).flatten(1).mean(1)
+        terms = {"mse": distortion.mean()}
+        scaled = 255**2 * distortion
+    else:
+        from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
+
+        similarity = ms_ssim(x_hat, x, data_range=1.0, reduction="none")
+        terms = {"ms_ssim": similarity.mean()}
+        scaled = 1 - similarity
+    loss = bpp + lmbda * scaled
+    if weights is not None:
+        loss = loss * weights
+    return {"loss": loss.mean(), "bpp": bpp.mean(), **terms}
