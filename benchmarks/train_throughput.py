@@ -1,88 +1,151 @@
-"""Training throughput of each MSP profile: median seconds per training step and images per second.
+"""Training throughput in pixels per second: threads, processes (CPU DDP), memory layout, bf16, torch.compile, crop.
 
-CPU seconds (summed over this process's threads) are printed too: they change less than wall time when other
-processes compete for the cores.
+Every variant runs the real training step of :class:`~lic_zoo.training.MSPLightningModule` without the Trainer
+around it: the codec's forward over the decoder's schedule, the RD loss, backward, gradient clipping, the
+auxiliary gradient of the quantiles and Adam. Crops are random crops of real training photos, decoded once before
+timing, so the numbers are the model's cost, not the data loader's. The first steps are not counted. Medians of
+the timed steps; with ``--ddp`` the variant runs in two processes of one thread each (gloo all-reduce, as
+Lightning's CPU DDP does) and the pixels of both count.
 
-Runs the real training step (forward over the decoder's schedule, RD loss, backward, clipping, aux gradient, Adam)
-inside a Lightning ``Trainer`` on random crops of an image folder, without validation, logging or checkpoints.
-The first steps (warm-up: allocator, caches) are not counted. Prints a Markdown table.
-
-    python benchmarks/train_throughput.py --data /work/shared/data/train --batch-size 8 --crop 256 --steps 5
+    python benchmarks/train_throughput.py --variants all          # the table of docs/training/throughput.md
+    python benchmarks/train_throughput.py --variants bf16 --crops 128 256 --steps 20
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
 import time
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-import lightning.pytorch as pl
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
-from lic_zoo.training import ImageFolderDataModule, MSPBase, MSPExtra, MSPLite
+from lic_zoo import transforms
+from lic_zoo.training.data import RandomCropDataset, scan_folder
+from lic_zoo.training import MSPBase, MSPExtra, MSPLite
 
 MODULES = {"lite": MSPLite, "base": MSPBase, "extra": MSPExtra}
 
 
-class StepTimer(pl.Callback):
-    """Wall time and CPU time (all threads of this process) of every training step, batch start to batch end."""
-
-    def __init__(self) -> None:
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
-        self._start = (0.0, 0.0)
-
-    def on_train_batch_start(self, trainer: pl.Trainer, module: pl.LightningModule, batch: object, idx: int) -> None:
-        self._start = (time.perf_counter(), time.process_time())
-
-    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, out: object, batch: object,
-                           idx: int) -> None:
-        self.wall.append(time.perf_counter() - self._start[0])
-        self.cpu.append(time.process_time() - self._start[1])
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    threads: int = 1
+    processes: int = 1
+    bf16: bool = False
+    channels_last: bool = True
+    compile: bool = False
 
 
-def measure(profile: str, data: str, *, batch_size: int, crop: int, steps: int, warmup: int, accelerator: str,
-            precision: str) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds of each timed training step of ``profile``."""
-    pl.seed_everything(0, verbose=False)
-    timer = StepTimer()
-    trainer = pl.Trainer(
-        accelerator=accelerator, devices=1, precision=precision, max_steps=warmup + steps, limit_val_batches=0,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        callbacks=[timer],
-    )
-    datamodule = ImageFolderDataModule(data, val_images=1, crop_size=crop, batch_size=batch_size,
-                                       samples_per_epoch=batch_size * (warmup + steps), num_workers=1)
-    trainer.fit(MODULES[profile](lr_schedule="constant"), datamodule=datamodule)
-    return timer.wall[warmup:], timer.cpu[warmup:]
+VARIANTS = {v.name: v for v in (
+    Variant("1 thread"),
+    Variant("2 threads", threads=2),
+    Variant("1 thread, contiguous (NCHW)", channels_last=False),
+    Variant("1 thread, bf16", bf16=True),
+    Variant("2 threads, bf16", threads=2, bf16=True),
+    Variant("1 thread, torch.compile", compile=True),
+    Variant("2-process DDP", processes=2),
+    Variant("2-process DDP, bf16", processes=2, bf16=True),
+    Variant("2-process DDP, torch.compile", processes=2, compile=True),
+)}
+
+
+def _crops(data: str, crop: int, count: int) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    dataset = RandomCropDataset(scan_folder(data), crop, samples_per_epoch=count)
+    return [dataset[i] for i in range(count)]
+
+
+def _worker(rank: int, variant: Variant, args: argparse.Namespace, crop: int, port: int,
+            results: "mp.Queue[list[float]]") -> None:
+    torch.set_num_threads(variant.threads)
+    if variant.processes > 1:
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        dist.init_process_group("gloo", rank=rank, world_size=variant.processes)
+    if not variant.channels_last:
+        transforms.channels_last = lambda x: x.contiguous()  # type: ignore[assignment]
+    torch.manual_seed(rank)
+    module = MODULES[args.profile](lr_schedule="constant")
+    codec = module.codec.train()
+    model: torch.nn.Module = codec
+    if variant.compile:
+        for net in (codec.g_a, codec.g_s, codec.entropy.context):
+            net.compile()
+    if variant.processes > 1:  # the quantiles learn from the aux loss alone, outside DDP (as in the module)
+        torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            codec, ["entropy.factorized.quantiles"])
+        model = torch.nn.parallel.DistributedDataParallel(codec)
+    quantiles = codec.entropy.factorized.quantiles
+    main = [p for p in codec.parameters() if p is not quantiles]
+    optimizer = torch.optim.Adam([{"params": main, "lr": 1e-4}, {"params": [quantiles], "lr": 1e-3}])
+    crops = _crops(args.data, crop, args.batch_size * 4)
+    times = []
+    for step in range(args.warmup + args.steps):
+        batch = torch.stack([crops[(step * args.batch_size + i) % len(crops)] for i in range(args.batch_size)])
+        start = time.perf_counter()
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if variant.bf16 else contextlib.nullcontext()
+        with autocast:
+            out = model(batch)
+            loss = module.rd_loss(out, batch)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(main, 1.0)
+        (quantiles.grad,) = torch.autograd.grad(codec.aux_loss(), [quantiles])
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    if variant.processes > 1:
+        dist.destroy_process_group()
+    results.put(times[args.warmup:])
+
+
+def measure(variant: Variant, args: argparse.Namespace, crop: int) -> float:
+    """Median pixels per second of ``variant`` (all processes together)."""
+    context = mp.get_context("spawn")
+    results = context.Queue()
+    port = 29500 + os.getpid() % 1000
+    procs = [context.Process(target=_worker, args=(rank, variant, args, crop, port, results))
+             for rank in range(variant.processes)]
+    for p in procs:
+        p.start()
+    step_times = [results.get() for _ in procs]
+    for p in procs:
+        p.join()
+    slowest = [max(ts) for ts in zip(*step_times)]  # DDP steps are synchronous: the slower rank sets the pace
+    return variant.processes * args.batch_size * crop * crop / statistics.median(slowest)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/work/shared/data/train", help="folder of training images")
-    parser.add_argument("--profiles", nargs="+", default=list(MODULES), choices=list(MODULES))
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/train"))
+    parser.add_argument("--profile", default="lite")
+    parser.add_argument("--variants", nargs="+", default=["all"], help=f"'all' or names from: {list(VARIANTS)}")
+    parser.add_argument("--crops", nargs="+", type=int, default=[128])
+    parser.add_argument("--crop-sweep", default="2-process DDP",
+                        help="variant also timed at 192 and 256 px crops ('' to skip)")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--crop", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per profile")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    parser.add_argument("--accelerator", default="cpu")
-    parser.add_argument("--precision", default="32-true")
+    parser.add_argument("--steps", type=int, default=12, help="timed steps per variant")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     args = parser.parse_args()
-
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-          f"{platform.processor() or platform.machine()}, load average {os.getloadavg()[0]:.1f} at start")
-    print(f"batch {args.batch_size} x {args.crop}x{args.crop}, {args.steps} timed steps after {args.warmup} warm-up, "
-          f"{args.accelerator} {args.precision}\n")
-    print("| profile | median wall s/step | images/s | steps/hour | median CPU s/step | wall s of the timed steps |")
-    print("|---|---|---|---|---|---|")
-    for profile in args.profiles:
-        wall, cpu = measure(profile, args.data, batch_size=args.batch_size, crop=args.crop, steps=args.steps,
-                            warmup=args.warmup, accelerator=args.accelerator, precision=args.precision)
-        median = statistics.median(wall)
-        print(f"| {profile} | {median:.2f} | {args.batch_size / median:.2f} | {3600 / median:.0f} | "
-              f"{statistics.median(cpu):.2f} | {', '.join(f'{t:.2f}' for t in wall)} |", flush=True)
+    names = list(VARIANTS) if args.variants == ["all"] else args.variants
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+          f"msp-{args.profile}, batch {args.batch_size} per process, median of {args.steps} steps after "
+          f"{args.warmup}, load average {os.getloadavg()[0]:.1f} at start\n")
+    print("| variant | crop | k pixels/s | vs 1 thread fp32 |\n|---|---|---|---|")
+    runs = [(VARIANTS[n], c) for n in names for c in args.crops]
+    if args.crop_sweep:
+        runs += [(VARIANTS[args.crop_sweep], c) for c in (192, 256) if c not in args.crops]
+    reference = None
+    for variant, crop in runs:
+        rate = measure(variant, args, crop)
+        reference = reference or rate
+        print(f"| {variant.name} | {crop} | {rate / 1e3:.0f} | {rate / reference:.2f}x |", flush=True)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+
 
 if __name__ == "__main__":
     main()
