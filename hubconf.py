@@ -44,16 +44,17 @@ def _docstring(model: str) -> str:
         f"{_measured(model)}\n\n"
         f"Args: quality ({min(_LAMBDAS['mse'])}-{max(_LAMBDAS['mse'])}), metric ({' or '.join(_METRICS)}), "
         "pretrained (load the published weights, else a freshly initialised codec), progress (show download "
-        "progress bars).\nReturns an ``lic_zoo.MSPCodec`` in eval mode."
+        "progress bars), device (where the codec runs, default cpu).\nReturns an ``lic_zoo.MSPCodec`` in eval mode."
     )
 
 
 def _entry_point(model: str) -> _Callable[..., _lic_zoo.MSPCodec]:
     def entry_point(
-        *, quality: int = 3, metric: str = "mse", pretrained: bool = True, progress: bool = True
+        *, quality: int = 3, metric: str = "mse", pretrained: bool = True, progress: bool = True,
+        device: str = "cpu",
     ) -> _lic_zoo.MSPCodec:
         with _contextlib.nullcontext() if progress else _disable_progress_bars():
-            return _lic_zoo.load(model, quality=quality, metric=metric, pretrained=pretrained)
+            return _lic_zoo.load(model, quality=quality, metric=metric, pretrained=pretrained, device=device)
 
     entry_point.__name__ = entry_point.__qualname__ = model.replace("-", "_")
     entry_point.__doc__ = _docstring(model)

@@ -15,7 +15,10 @@ from .registry import ZooEntry, get_entry
 EMBEDDED_WEIGHTS = Path(__file__).parent / "weights"
 
 
-def load(name: str, *, quality: int, metric: str = "mse", pretrained: bool = True,
+DEFAULT_QUALITY = 3  # what `lic-zoo compress` uses too
+
+
+def load(name: str, *, quality: int = DEFAULT_QUALITY, metric: str = "mse", pretrained: bool = True,
          device: str | torch.device = "cpu") -> MSPCodec:
     """Build the zoo codec ``name`` (e.g. ``"msp-lite"``) at ``quality`` for ``metric``, in eval mode.
 

@@ -322,6 +322,17 @@ def test_torch_hub_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
         assert point in module.msp_lite.__doc__
 
 
+def test_load_torch_hub_and_the_cli_share_the_default_quality() -> None:
+    from lic_zoo.cli import build_parser
+    from lic_zoo.zoo import DEFAULT_QUALITY
+
+    assert lic_zoo.load("msp-lite").quality == DEFAULT_QUALITY == 3
+    args = build_parser().parse_args(["compress", "in.png", "out.lic"])
+    assert args.quality == DEFAULT_QUALITY
+    codec = torch.hub.load(str(REPO_DIR), "msp_lite", source="local", pretrained=False, device="cpu")
+    assert codec.quality == DEFAULT_QUALITY and next(codec.parameters()).device.type == "cpu"
+
+
 EMBEDDED = [e for e in registry.list_entries() if e.published is not None and e.published.embedded]
 
 

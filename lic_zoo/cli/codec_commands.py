@@ -11,7 +11,7 @@ from ..codec import MSPCodec
 from ..errors import ModelMismatchError, OutputError, UnknownModelError
 from ..image_io import atomic_write, open_image, output_format, require_file, write_image
 from ..registry import METRICS, MODELS, list_entries
-from ..zoo import codec_for_stream, load, load_local
+from ..zoo import DEFAULT_QUALITY, codec_for_stream, load, load_local
 from . import non_negative_int
 
 
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
     p.add_argument("--model", default="msp-lite", help="zoo model name (see `lic-zoo models`)")
-    p.add_argument("--quality", type=int, default=3)
+    p.add_argument("--quality", type=int, default=DEFAULT_QUALITY)
     p.add_argument("--metric", default="mse", choices=METRICS)
     p.add_argument("--weights", type=Path, help="use exported weights from this folder instead of the zoo's")
     p.add_argument("--lof-steps", type=non_negative_int, metavar="N",
