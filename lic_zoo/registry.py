@@ -91,8 +91,10 @@ def get_entry(model: str, *, quality: int, metric: str = "mse") -> ZooEntry:
         raise UnknownModelError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
     if isinstance(quality, bool) or not isinstance(quality, int) or (model, metric, quality) not in ZOO:
         qualities = sorted(LAMBDAS[metric])
+        published = sorted(q for (m, me, q), e in ZOO.items() if (m, me) == (model, metric) and e.published)
+        weights = f"; pretrained weights exist for {', '.join(map(str, published))}" if published else ""
         raise UnknownModelError(
-            f"unknown quality {quality!r} for {model} ({metric}); choose from {qualities[0]}..{qualities[-1]}"
+            f"unknown quality {quality!r} for {model} ({metric}); choose from {qualities[0]}..{qualities[-1]}{weights}"
         )
     return ZOO[(model, metric, quality)]
 

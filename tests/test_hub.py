@@ -333,6 +333,11 @@ def test_load_torch_hub_and_the_cli_share_the_default_quality() -> None:
     assert codec.quality == DEFAULT_QUALITY and next(codec.parameters()).device.type == "cpu"
 
 
+def test_an_unknown_quality_names_the_qualities_with_weights() -> None:
+    with pytest.raises(lic_zoo.UnknownModelError, match=r"choose from 1\.\.8; pretrained weights exist for 1, 2, 3, 4, 5, 6$"):
+        lic_zoo.load("msp-lite", quality=9)
+
+
 EMBEDDED = [e for e in registry.list_entries() if e.published is not None and e.published.embedded]
 
 
