@@ -1,6 +1,6 @@
 """Fuzzing the decoder: mutated .lic files decode, or fail with lic_zoo's typed errors, in bounded time and memory.
 
-Two seeded, bounded campaigns mutate valid streams of a ``lite`` codec (random weights) and decode them:
+Three seeded, bounded campaigns mutate valid streams of a ``lite`` codec (random weights) and decode them:
 
 * raw: mutations left as they are. The CRC32 covers the whole file, so each must fail with a
   CorruptStreamError that says why: bad magic, truncated, version, or (nearly always) checksum.
@@ -9,6 +9,11 @@ Two seeded, bounded campaigns mutate valid streams of a ``lite`` codec (random w
   image of the size the header claims, or a :class:`lic_zoo.LicZooError`; structured mutations also name the
   error they must raise. It runs in a child process (this file as a script) whose address space is capped
   at its size after setup plus ADDRESS_SPACE_MARGIN, so an oversized allocation fails the campaign.
+
+* time-boxed (havoc): for FUZZ_SECONDS (60; environment variable LIC_ZOO_FUZZ_SECONDS), stacked random
+  mutations of the generated streams and of the seed corpus ``tests/fuzz_corpus/`` (inputs kept by
+  ``benchmarks/fuzz_campaign.py``, the longer and coverage-guided campaign), mostly re-sealed, in the same
+  bounded child process: typed errors only, every case within DECODE_SECONDS.
 
 The decoding limits are tight (four times the largest sample image), so inflated dimensions must be refused
 by LimitExceededError before anything is decoded. Counts and outcomes are in docs/robustness.md; rerun with
@@ -37,7 +42,6 @@ import torch
 from lic_zoo import CorruptStreamError, LicZooError, LimitExceededError, Limits, ModelMismatchError, MSPCodec
 from lic_zoo import bitstream
 from lic_zoo.bitstream import Header
-from lic_zoo.registry import METRICS
 
 from conftest import synthetic_image
 
@@ -50,6 +54,11 @@ DECODE_SECONDS = 5.0  # bound on every single decode (they take about 20 ms)
 CAMPAIGN_SECONDS = 600  # the child process is killed after this: a hang fails the tests, it cannot stall them
 ADDRESS_SPACE_MARGIN = 1 << 30  # bytes the re-sealed campaign may map beyond its size after setup
 MAX_VARINT = 2**35 - 1  # the largest value a header varint may hold
+METRIC_CODES = 2  # metric bytes the format defines (mse, ms-ssim)
+READABLE_VERSIONS = getattr(bitstream, "READABLE_VERSIONS", (bitstream.VERSION,))  # format 4 also reads 3
+CORPUS = Path(__file__).resolve().parent / "fuzz_corpus"  # seed streams kept from benchmarks/fuzz_campaign.py
+FUZZ_SECONDS = float(os.environ.get("LIC_ZOO_FUZZ_SECONDS", "60"))  # the time-boxed pass of the test suite
+HAVOC_STREAM = 1000  # generator stream of the havoc cases (the re-sealed kinds use 0..8)
 
 
 # ------------------------------------------------------------------ building streams
@@ -74,7 +83,7 @@ class Fields:
 
     model: bytes
     metric: int
-    quality: int
+    quality: bytes  # as stored: one byte (format 3) or a varint of 1/1000 units (format 4)
     digest: bytes
     height: int
     width: int
@@ -82,14 +91,17 @@ class Fields:
     version: int = bitstream.VERSION
 
     @classmethod
-    def of(cls, header: Header) -> Fields:
-        return cls(header.model.encode("ascii"), METRICS.index(header.metric), header.quality, header.digest,
+    def of(cls, header: Header, data: bytes) -> Fields:
+        """The fields of ``data``, whose parsed header is ``header`` (metric and quality as stored)."""
+        metric_at = len(bitstream.MAGIC) + 2 + len(header.model)
+        digest_at = data.index(header.digest, metric_at + 2)
+        return cls(header.model.encode("ascii"), data[metric_at], data[metric_at + 1 : digest_at], header.digest,
                    header.height, header.width, bitstream.LAYOUTS.index(header.layout))
 
     def encode(self, height: bytes | None = None, width: bytes | None = None) -> bytes:
         """The header bytes; ``height`` and ``width`` replace the canonical varints of the dimensions."""
         return b"".join([bitstream.MAGIC, bytes([self.version, len(self.model)]), self.model,
-                         bytes([self.metric, self.quality]), self.digest, height or varint(self.height),
+                         bytes([self.metric]), self.quality, self.digest, height or varint(self.height),
                          width or varint(self.width), bytes([self.layout])])
 
 
@@ -125,7 +137,7 @@ def make_codec_and_samples() -> tuple[MSPCodec, list[Sample]]:
         data = codec.compress(image[:1] if layout == "L" else image, lof_steps=0)
         header, reader = bitstream.read_header(data)
         substreams = tuple(bitstream.read_substreams(reader, codec.profile.scales + 1))
-        sample = Sample(data, Fields.of(header), substreams)
+        sample = Sample(data, Fields.of(header, data), substreams)
         assert assemble(sample.fields, sample.lengths, sample.payload) == data, "the fuzzer misreads the format"
         samples.append(sample)
     codec.limits = LIMITS
@@ -172,7 +184,7 @@ def raw_rejection(data: bytes) -> str:
         return "magic"
     if len(data) < len(bitstream.MAGIC) + 1 + 4:
         return "truncated"
-    if data[len(bitstream.MAGIC)] != bitstream.VERSION:
+    if data[len(bitstream.MAGIC)] not in READABLE_VERSIONS:
         return "version"
     return "checksum"
 
@@ -247,17 +259,21 @@ def change_header_field(rng: np.random.Generator, sample: Sample, _: list[Sample
         new = names[rng.integers(len(names))] if valid else rng.bytes(7) + bytes([rng.integers(128, 256)])
         expected = (ModelMismatchError, "") if valid else (CorruptStreamError, "ASCII")
     elif field == "metric":
-        new = old ^ 1 if valid else int(rng.integers(len(METRICS), 256))
+        new = old ^ 1 if valid else int(rng.integers(METRIC_CODES, 256))
         expected = (ModelMismatchError, "") if valid else (CorruptStreamError, "metric")
     elif field == "quality":
-        new, expected = (old + int(rng.integers(1, 256))) % 256, (ModelMismatchError, "quality")
+        # Another value in the same number of bytes: the low 7 bits of the first byte change.
+        new, expected = bytes([old[0] ^ int(rng.integers(1, 128))]) + old[1:], (ModelMismatchError, "quality")
     elif field == "digest":
         new, expected = bytes(b ^ 0xFF for b in old) if valid else rng.bytes(8), (ModelMismatchError, "weights")
     elif field == "layout":
         new = old ^ 1 if valid else int(rng.integers(len(bitstream.LAYOUTS), 256))
         expected = None if valid else (CorruptStreamError, "layout")
+    elif valid and len(READABLE_VERSIONS) > 1:  # another version it reads, over a body of this format
+        new, expected = int(rng.choice([v for v in READABLE_VERSIONS if v != old])), None
     else:
-        new, expected = (old + int(rng.integers(1, 256))) % 256, (CorruptStreamError, "version")
+        unreadable = [v for v in range(256) if v not in READABLE_VERSIONS]
+        new, expected = int(rng.choice(unreadable)), (CorruptStreamError, "version")
     fields = dataclasses.replace(sample.fields, **{field: new})
     return assemble(fields, sample.lengths, sample.payload), expected
 
@@ -340,6 +356,20 @@ def decode_case(codec: MSPCodec, data: bytes, expected: Expected, *, sealed: boo
     return "decoded", None
 
 
+def record_case(report: Report, codec: MSPCodec, kind: str, label: str, data: bytes, expected: Expected, *,
+                sealed: bool) -> None:
+    """Decode one case and add its outcome, time and problem (if any) to ``report``."""
+    start = time.perf_counter()
+    outcome, problem = decode_case(codec, data, expected, sealed=sealed)
+    elapsed = time.perf_counter() - start
+    report.outcomes.setdefault(kind, Counter())[outcome] += 1
+    if expected is not None:
+        report.named[f"{expected[0].__name__} {expected[1]!r}" if expected[1] else expected[0].__name__] += 1
+    report.slowest = max(report.slowest, (elapsed, label))
+    if problem is not None:
+        report.failures.append(f"{label}: {problem}")
+
+
 def run_campaign(codec: MSPCodec, samples: list[Sample], mutations: dict[str, Mutation], cases_per_kind: int,
                  seed: int, *, sealed: bool, progress: bool = False) -> Report:
     """``cases_per_kind`` cases of every mutation; case ``i`` of a kind draws from the generator (seed, kind, i)."""
@@ -352,15 +382,39 @@ def run_campaign(codec: MSPCodec, samples: list[Sample], mutations: dict[str, Mu
                 print(label, file=sys.stderr, flush=True)  # the last line names the case if the process dies
             rng = np.random.default_rng([seed, k, i])
             data, expected = mutate(rng, samples[i % len(samples)], samples)
-            start = time.perf_counter()
-            outcome, problem = decode_case(codec, data, expected, sealed=sealed)
-            elapsed = time.perf_counter() - start
-            report.outcomes[kind][outcome] += 1
-            if expected is not None:
-                report.named[f"{expected[0].__name__} {expected[1]!r}" if expected[1] else expected[0].__name__] += 1
-            report.slowest = max(report.slowest, (elapsed, label))
-            if problem is not None:
-                report.failures.append(f"{label}: {problem}")
+            record_case(report, codec, kind, label, data, expected, sealed=sealed)
+    return report
+
+
+# ------------------------------------------------------------------ the time-boxed pass
+def read_corpus(folder: Path = CORPUS) -> list[bytes]:
+    """The committed seed streams (``tests/fuzz_corpus/*.lic``)."""
+    return [path.read_bytes() for path in sorted(folder.glob("*.lic"))]
+
+
+def havoc(rng: np.random.Generator, samples: list[Sample], corpus: list[bytes]) -> bytes:
+    """A corpus file or a structured mutation of a generated stream, then 0 to 3 byte mutations; re-sealed 3 times
+    in 4 (so most cases get past the checksum)."""
+    if corpus and rng.random() < 0.3:
+        data = corpus[rng.integers(len(corpus))]
+    else:
+        structured = list(RESEALED_MUTATIONS.values())
+        data, _ = structured[rng.integers(len(structured))](rng, samples[rng.integers(len(samples))], samples)
+    mutations = list(BYTE_MUTATIONS.values())
+    for _ in range(rng.integers(0, 4)):
+        if data:
+            data = mutations[rng.integers(len(mutations))](rng, data)
+    return seal(data[:-4]) if len(data) >= 4 and rng.random() < 0.75 else data
+
+
+def run_time_boxed(codec: MSPCodec, samples: list[Sample], corpus: list[bytes], seconds: float, seed: int) -> Report:
+    """Havoc cases until ``seconds`` have passed; case ``i`` draws from the generator (seed, HAVOC_STREAM, i)."""
+    report, deadline, i = Report(), time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        label = f"seed {seed}, havoc case {i}"
+        data = havoc(np.random.default_rng([seed, HAVOC_STREAM, i]), samples, corpus)
+        record_case(report, codec, "havoc", label, data, None, sealed=False)
+        i += 1
     return report
 
 
@@ -391,31 +445,50 @@ def allocation_refused(nbytes: int) -> bool:
     return False
 
 
-def main() -> None:
-    """The re-sealed campaign under the address-space bound (run by the tests in a child process)."""
+def main(argv: list[str] | None = None) -> dict:
+    """The re-sealed campaign, or with ``--seconds`` the time-boxed havoc pass, under the address-space bound (run
+    by the tests and by benchmarks/fuzz_campaign.py in a child process). Returns the summary."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--summary", type=Path, help="also write the results as JSON here")
-    args = parser.parse_args()
+    parser.add_argument("--seconds", type=float, help="run havoc cases for this long instead")
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     codec, samples = make_codec_and_samples()
-    for sample in samples:  # unmutated streams decode (this also does every lazy allocation before the bound)
-        codec.decompress(sample.data)
+    corpus = read_corpus()
+    for data in [s.data for s in samples] + corpus:  # also does every lazy allocation before the bound
+        decode_case(codec, data, None, sealed=False)
     limit = bound_address_space(ADDRESS_SPACE_MARGIN)
     start = time.perf_counter()
-    report = run_campaign(codec, samples, RESEALED_MUTATIONS, RESEALED_CASES_PER_KIND, SEED, sealed=True,
-                          progress=True)
+    if args.seconds is None:
+        report = run_campaign(codec, samples, RESEALED_MUTATIONS, RESEALED_CASES_PER_KIND, args.seed, sealed=True,
+                              progress=True)
+    else:
+        report = run_time_boxed(codec, samples, corpus, args.seconds, args.seed)
     seconds = time.perf_counter() - start
     summary = {
         "outcomes": report.outcomes, "cases": report.cases, "failures": report.failures,
         "slowest": report.slowest, "seconds": seconds, "address_space_limit": limit,
         "allocation_refused": limit is not None and allocation_refused(2 * ADDRESS_SPACE_MARGIN),
-        "table": report.table(),
+        "peak_rss_bytes": peak_rss(), "corpus_files": len(corpus), "table": report.table(),
     }
     if args.summary:
         args.summary.write_text(json.dumps(summary, indent=1))
     bound = "not bounded (RLIMIT_AS unavailable)" if limit is None else f"bounded at {limit / 2**30:.2f} GiB"
-    print(f"{report.cases} re-sealed cases in {seconds:.1f} s, {len(report.failures)} failures, slowest decode"
-          f" {report.slowest[0]:.3f} s ({report.slowest[1]}); address space {bound}\n{summary['table']}")
+    print(f"{report.cases} cases in {seconds:.1f} s, {len(report.failures)} failures, slowest decode"
+          f" {report.slowest[0]:.3f} s ({report.slowest[1]}); address space {bound}, peak RSS"
+          f" {summary['peak_rss_bytes'] / 2**20:.0f} MiB\n{summary['table']}")
+    return summary
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes (0 where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:
+        return 0
+    kib_or_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib_or_bytes if sys.platform == "darwin" else kib_or_bytes * 1024
 
 
 # ------------------------------------------------------------------ tests
@@ -493,22 +566,54 @@ def test_streams_with_overlong_dimensions_or_lengths_are_refused(codec_and_sampl
     assert codec.decompress(seal(fields + b"".join(lengths) + sample.payload)).shape[1:] == (48, 80)
 
 
-@pytest.fixture(scope="module")
-def resealed_summary(tmp_path_factory) -> dict:
-    """Runs :func:`main` in a child process; its stdout (the table) is printed."""
-    path = tmp_path_factory.mktemp("fuzz") / "summary.json"
-    command = [sys.executable, __file__, "--summary", str(path)]
+def run_child(path: Path, *args: str) -> dict:
+    """Runs :func:`main` in a child process (killed after CAMPAIGN_SECONDS); prints its table, returns its summary."""
+    command = [sys.executable, __file__, "--summary", str(path), *args]
     try:
         child = subprocess.run(command, capture_output=True, text=True, timeout=CAMPAIGN_SECONDS,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
         last = stderr.strip().splitlines()[-1] if stderr.strip() else "setup"
-        pytest.fail(f"the re-sealed campaign hung (> {CAMPAIGN_SECONDS} s) at {last}")
+        pytest.fail(f"the fuzz campaign hung (> {CAMPAIGN_SECONDS} s) at {last}")
     if child.returncode != 0:
-        pytest.fail(f"the re-sealed campaign died (exit {child.returncode}):\n{child.stderr[-3000:]}")
+        pytest.fail(f"the fuzz campaign died (exit {child.returncode}):\n{child.stderr[-3000:]}")
     print(f"\n{child.stdout}")
     return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def resealed_summary(tmp_path_factory) -> dict:
+    return run_child(tmp_path_factory.mktemp("fuzz") / "summary.json")
+
+
+@pytest.fixture(scope="module")
+def havoc_summary(tmp_path_factory) -> dict:
+    return run_child(tmp_path_factory.mktemp("havoc") / "summary.json", "--seconds", str(FUZZ_SECONDS))
+
+
+def test_seed_corpus_decodes_or_raises_typed_errors(codec_and_samples):
+    codec, _ = codec_and_samples
+    corpus = read_corpus()
+    assert len(corpus) >= 8, f"the seed corpus in {CORPUS} is missing"
+    report = Report()
+    for i, data in enumerate(corpus):
+        record_case(report, codec, "corpus", f"corpus file {i}", data, None, sealed=False)
+    assert not report.failures, "\n".join(report.failures)
+    assert report.slowest[0] < DECODE_SECONDS, report.slowest
+
+
+def test_time_boxed_fuzz_pass_raises_typed_errors_only(havoc_summary):
+    assert havoc_summary["seconds"] >= FUZZ_SECONDS and havoc_summary["corpus_files"] >= 8
+    assert havoc_summary["cases"] >= 10 * FUZZ_SECONDS, havoc_summary["cases"]  # a decode takes about 20 ms
+    failures = havoc_summary["failures"]
+    assert not failures, f"{len(failures)} failures, first ones:\n" + "\n".join(failures[:10])
+    seconds, label = havoc_summary["slowest"]
+    assert seconds < DECODE_SECONDS, f"{label} took {seconds:.1f} s"
+    outcomes = havoc_summary["outcomes"]["havoc"]
+    assert {"decoded", "CorruptStreamError (bitstream)", "CorruptStreamError (entropy_coding)"} <= set(outcomes)
+    if havoc_summary["address_space_limit"] is not None:  # every case ran under the bound, and the bound bites
+        assert havoc_summary["allocation_refused"]
 
 
 def test_resealed_mutations_decode_or_raise_typed_errors(resealed_summary):
