@@ -135,7 +135,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
           f"msp-{args.profile}, batch {args.batch_size} per process, median of {args.steps} steps after "
           f"{args.warmup}, load average {os.getloadavg()[0]:.1f} at start\n")
-    print("| variant | crop | k pixels/s | vs 1 thread fp32 |\n|---|---|---|---|")
+    print("| variant | crop | k pixels/s | vs the first row |\n|---|---|---|---|")
     runs = [(VARIANTS[n], c) for n in names for c in args.crops]
     if args.crop_sweep:
         runs += [(VARIANTS[args.crop_sweep], c) for c in (192, 256) if c not in args.crops]
