@@ -3,62 +3,78 @@
     import torch
     codec = torch.hub.load("path/to/lic_zoo", "msp_lite", source="local", quality=3, metric="mse")
 
-They are generated from ``lic_zoo.registry.MODELS``; each docstring states the model's measured performance as the
-registry records it.
+Each entry point's docstring states the model's measured performance as ``lic_zoo.registry`` records it.
 """
 from __future__ import annotations
 
 import contextlib as _contextlib
-from collections.abc import Callable as _Callable
 
 from huggingface_hub.utils import disable_progress_bars as _disable_progress_bars
 
 import lic_zoo as _lic_zoo
-from lic_zoo.registry import LAMBDAS as _LAMBDAS
+from lic_zoo.registry import CHECKPOINTS as _CHECKPOINTS
 from lic_zoo.registry import METRICS as _METRICS
 from lic_zoo.registry import MODELS as _MODELS
-from lic_zoo.registry import list_entries as _list_entries
+from lic_zoo.registry import quality_range as _quality_range
 
 # Import names torch.hub checks before loading an entry point.
-dependencies = ["torch", "safetensors", "huggingface_hub", "constriction", "numpy", "PIL"]
+dependencies = ["torch", "safetensors", "huggingface_hub", "constriction", "numpy", "PIL", "tqdm"]
+
+
+def msp_lite(*, quality: float = 3, metric: str = "mse", pretrained: bool = True, progress: bool = True,
+             device: str = "cpu") -> _lic_zoo.MSPCodec:
+    return _load("msp-lite", quality, metric, pretrained, progress, device)
+
+
+def msp_base(*, quality: float = 3, metric: str = "mse", pretrained: bool = True, progress: bool = True,
+             device: str = "cpu") -> _lic_zoo.MSPCodec:
+    return _load("msp-base", quality, metric, pretrained, progress, device)
+
+
+def msp_extra(*, quality: float = 3, metric: str = "mse", pretrained: bool = True, progress: bool = True,
+              device: str = "cpu") -> _lic_zoo.MSPCodec:
+    return _load("msp-extra", quality, metric, pretrained, progress, device)
+
+
+def _load(model: str, quality: float, metric: str, pretrained: bool, progress: bool, device: str) -> _lic_zoo.MSPCodec:
+    with _contextlib.nullcontext() if progress else _disable_progress_bars():
+        return _lic_zoo.load(model, quality=quality, metric=metric, pretrained=pretrained, device=device)
 
 
 def _measured(model: str) -> str:
-    published = [entry for entry in _list_entries() if entry.model == model and entry.published is not None]
+    published = [c for c in _CHECKPOINTS if c.model == model and c.default]
     if not published:
-        return "Measured performance: not yet published (use pretrained=False for a freshly initialised codec)."
+        return "Measured performance: no pretrained weights are published yet (pretrained=False gives a freshly " \
+               "initialised codec)."
     lines = []
-    for entry in published:
-        numbers = [f"{entry.published.bpp:.4f} bpp"] if entry.published.bpp is not None else []
-        numbers += [f"{entry.published.psnr:.2f} dB PSNR-RGB"] if entry.published.psnr is not None else []
-        lines.append(f"    {entry.metric} q{entry.quality}: {', '.join(numbers) or 'published, not yet measured'}")
-    return "Measured performance (eval-768x512, whole-file bpp, no LOF):\n" + "\n".join(lines)
+    for checkpoint in published:
+        points = ", ".join(f"q{m.quality:g} {m.bpp:.4f} bpp / {m.psnr:.2f} dB" for m in checkpoint.measured)
+        lines.append(f"    {checkpoint.id} ({checkpoint.metric}, quality {_range(checkpoint.qualities)}): "
+                     f"{points or 'not yet measured'}")
+    return ("Measured performance (eval-768x512, mean whole-file bpp / PSNR-RGB, encoded without latent "
+            "overfitting; the default encoder's 10 LOF steps need fewer bits, see docs/evaluation.md):\n"
+            + "\n".join(lines))
+
+
+def _range(qualities: tuple[float, float]) -> str:
+    low, high = qualities
+    return f"{low:g}" if low == high else f"{low:g}..{high:g}"
 
 
 def _docstring(model: str) -> str:
     profile = _MODELS[model]
+    ranges = ", ".join(f"{metric} {_range(_quality_range(metric))}" for metric in _METRICS)
     return (
         f"MSP learned image codec, {profile.name} profile: N={profile.width}, C={profile.latent_channels}, "
         f"{profile.scales} scales, {len(profile.groups)} channel group(s), {profile.context_calls} sequential "
         f"context-network calls per decode at any image size, default LOF budget {profile.lof_steps} steps.\n\n"
         f"{_measured(model)}\n\n"
-        f"Args: quality ({min(_LAMBDAS['mse'])}-{max(_LAMBDAS['mse'])}), metric ({' or '.join(_METRICS)}), "
-        "pretrained (load the published weights, else a freshly initialised codec), progress (show download "
-        "progress bars), device (where the codec runs, default cpu).\nReturns an ``lic_zoo.MSPCodec`` in eval mode."
+        f"Args: quality (a float for a variable-rate checkpoint; ladders: {ranges}), metric "
+        f"({' or '.join(_METRICS)}), pretrained (load the published weights, else a freshly initialised codec), "
+        "progress (show download progress bars), device (where the codec runs, default cpu).\n"
+        "Returns an ``lic_zoo.MSPCodec`` in eval mode."
     )
 
 
-def _entry_point(model: str) -> _Callable[..., _lic_zoo.MSPCodec]:
-    def entry_point(
-        *, quality: int = 3, metric: str = "mse", pretrained: bool = True, progress: bool = True,
-        device: str = "cpu",
-    ) -> _lic_zoo.MSPCodec:
-        with _contextlib.nullcontext() if progress else _disable_progress_bars():
-            return _lic_zoo.load(model, quality=quality, metric=metric, pretrained=pretrained, device=device)
-
-    entry_point.__name__ = entry_point.__qualname__ = model.replace("-", "_")
-    entry_point.__doc__ = _docstring(model)
-    return entry_point
-
-
-globals().update({model.replace("-", "_"): _entry_point(model) for model in _MODELS})
+for _entry_point in (msp_lite, msp_base, msp_extra):
+    _entry_point.__doc__ = _docstring(_entry_point.__name__.replace("_", "-"))

@@ -39,14 +39,14 @@ def main() -> None:
     print(f"{args.weights} on {args.image.name} ({width}x{height}), {args.threads} thread(s), median of {args.repeats}")
     print(f"whole decode: {median_time(lambda: codec.decompress(data), args.repeats)[0]:.3f} s")
     exact = codec.entropy.context.exact()
-    inputs = profile.latent_channels + len(profile.groups) + profile.hidden_channels
+    inputs = profile.latent_channels + len(profile.groups) + int(codec.variable_rate) + profile.hidden_channels
     with torch.no_grad():
         for scale, (h, w) in enumerate(scale_shapes(*latent_shape(height, width), profile.scales)[:-1]):
             x = to_grid(torch.randn(1, inputs, h, w, generator=torch.Generator().manual_seed(0)))
             seconds = median_time(lambda: exact(x), args.repeats)[0]
             print(f"context call, scale {scale} ({w}x{h}): {seconds:.3f} s x {3 * len(profile.groups)} calls")
         y = torch.zeros(1, profile.latent_channels, *latent_shape(height, width))
-        print(f"synthesis: {median_time(lambda: codec._synthesize(y, height, width), args.repeats)[0]:.3f} s")
+        print(f"synthesis: {median_time(lambda: codec.synthesize(y, height, width), args.repeats)[0]:.3f} s")
 
 
 if __name__ == "__main__":

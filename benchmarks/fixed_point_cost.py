@@ -30,7 +30,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def estimated_bits(codec, x: torch.Tensor, exact: bool) -> float:
     y = codec.g_a(pad_to_stride(x[None])).to(torch.float64)
     context = codec.entropy.context.exact() if exact else copy.deepcopy(codec.entropy.context).double()
-    _, likelihoods = codec.entropy(y, noise=False, context=context)
+    _, likelihoods = codec.entropy(y, codec.coding_gains()[0], noise=False, context=context)
     return float(sum(-torch.log2(lik).sum() for lik in likelihoods))
 
 

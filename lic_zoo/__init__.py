@@ -22,13 +22,13 @@ from .errors import (
     WeightsUnavailableError,
 )
 from .profiles import PROFILES, Profile
-from .registry import ZooEntry, get_entry, list_entries
+from .registry import CHECKPOINTS, Checkpoint, ZooEntry, get_entry, list_entries
 from .zoo import decode, decode_file, load, load_local
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CorruptStreamError", "DigestMismatchError", "EncodeResult", "LicZooError", "LicZooWarning", "LimitExceededError",
+    "CHECKPOINTS", "Checkpoint", "CorruptStreamError", "DigestMismatchError", "EncodeResult", "LicZooError", "LicZooWarning", "LimitExceededError",
     "Limits", "MSPCodec", "MSPOutput", "ModelMismatchError", "OutputError", "PROFILES", "Profile", "UnknownModelError",
     "UnsupportedInputError", "WeightsUnavailableError", "ZooEntry", "decode", "decode_file", "get_entry",
     "list_entries", "load", "load_local",

@@ -3,10 +3,10 @@
 Layout (all integers unsigned; "varint" is LEB128):
 
     magic        4 bytes  b"\\x89LIC"
-    version      1 byte
+    version      1 byte   4 (3 is still read)
     model        1 byte length + ASCII zoo name (e.g. "msp-lite")
-    metric       1 byte   index into registry.METRICS
-    quality      1 byte
+    metric       1 byte   code in METRIC_CODES (frozen: part of the format, not of the zoo table)
+    quality      varint   quality in units of 1/1000 (version 3: 1 byte, an integer quality)
     digest       8 bytes  first bytes of the SHA-256 of the weights (see lic_zoo.digest)
     height       varint   original image height in pixels
     width        varint   original image width in pixels
@@ -24,10 +24,14 @@ import zlib
 from dataclasses import dataclass
 
 from .errors import CorruptStreamError, LimitExceededError
-from .registry import METRICS
+from .rate import quality_from_units, quality_units
 
 MAGIC = b"\x89LIC"
-VERSION = 3  # 3: Gaussian steps coded with per-scale tables, grouped by scale; 2: 12 activation bits (1 had 8)
+# 4: fractional qualities (varint, 1/1000 units); 3: Gaussian steps coded with per-scale tables, grouped by scale;
+# 2: 12 activation bits (1 had 8)
+VERSION = 4
+READABLE_VERSIONS = (3, 4)
+METRIC_CODES = ("mse", "ms-ssim")  # the metric byte indexes this tuple; append only
 DIGEST_BYTES = 8
 LAYOUTS = ("RGB", "L")
 _MAX_VARINT_BYTES = 5  # values < 2**35: more than any field may hold
@@ -55,7 +59,7 @@ class Limits:
 class Header:
     model: str
     metric: str
-    quality: int
+    quality: float  # on the 1/1000 grid (an int for integer qualities)
     digest: bytes
     height: int
     width: int
@@ -105,7 +109,7 @@ def pack(header: Header, substreams: list[bytes]) -> bytes:
         raise ValueError("digest must be 8 bytes")
     parts = [
         MAGIC, bytes([VERSION, len(name)]), name,
-        bytes([METRICS.index(header.metric), header.quality]), header.digest,
+        bytes([METRIC_CODES.index(header.metric)]), _varint(quality_units(header.quality)), header.digest,
         _varint(header.height), _varint(header.width), bytes([LAYOUTS.index(header.layout)]),
         *(_varint(len(s)) for s in substreams), *substreams,
     ]
@@ -122,8 +126,10 @@ def read_header(data: bytes, limits: Limits = Limits()) -> tuple[Header, _Reader
         raise CorruptStreamError("not a lic_zoo stream (bad magic bytes)")
     if len(data) < len(MAGIC) + 1 + 4:
         raise CorruptStreamError("stream is truncated")
-    if data[len(MAGIC)] != VERSION:
-        raise CorruptStreamError(f"unsupported stream format version {data[len(MAGIC)]} (this lic_zoo reads {VERSION})")
+    version = data[len(MAGIC)]
+    if version not in READABLE_VERSIONS:
+        raise CorruptStreamError(f"unsupported stream format version {version} (this lic_zoo reads "
+                                 f"{', '.join(map(str, READABLE_VERSIONS))})")
     (stored_crc,) = struct.unpack("<I", data[-4:])
     if zlib.crc32(data[:-4]) != stored_crc:
         raise CorruptStreamError("checksum mismatch: the stream is corrupted or truncated")
@@ -133,16 +139,20 @@ def read_header(data: bytes, limits: Limits = Limits()) -> tuple[Header, _Reader
         model = reader.take(reader.byte()).decode("ascii")
     except UnicodeDecodeError:
         raise CorruptStreamError("model name is not ASCII") from None
-    metric_index, quality = reader.byte(), reader.byte()
-    if metric_index >= len(METRICS):
+    metric_index = reader.byte()
+    if metric_index >= len(METRIC_CODES):
         raise CorruptStreamError(f"unknown metric index {metric_index}")
+    if version == 3:
+        quality: float = reader.byte()
+    else:
+        quality = quality_from_units(reader.varint())
     digest = reader.take(DIGEST_BYTES)
     height, width = reader.varint(), reader.varint()
     limits.check(height, width)
     layout_index = reader.byte()
     if layout_index >= len(LAYOUTS):
         raise CorruptStreamError(f"unknown channel layout {layout_index}")
-    return Header(model, METRICS[metric_index], quality, digest, height, width, LAYOUTS[layout_index]), reader
+    return Header(model, METRIC_CODES[metric_index], quality, digest, height, width, LAYOUTS[layout_index]), reader
 
 
 def read_substreams(reader: _Reader, count: int) -> list[bytes]:

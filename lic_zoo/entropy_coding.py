@@ -33,6 +33,11 @@ def _groups_by_scale(scale_indices: np.ndarray) -> list[tuple[int, np.ndarray]]:
     return [(int(flat[group[0]]), group) for group in np.split(order, bounds) if group.size]
 
 
+def _repeat_row(row: np.ndarray, n: int) -> np.ndarray:
+    """``row`` as the probabilities of each of ``n`` symbols: (n, L)."""
+    return np.repeat(row[None], n, axis=0)
+
+
 class Encoder:
     """Collects the steps of one substream and writes them so that :class:`Decoder` reads them in order."""
 
@@ -44,8 +49,10 @@ class Encoder:
         for scale, positions in _groups_by_scale(scale_indices):
             self._pending.append((flat[positions], _GAUSSIANS[scale]))
 
-    def categorical(self, symbols: np.ndarray, probabilities: np.ndarray) -> None:
-        self._pending.append((symbols.astype(np.int32).ravel(), _CATEGORICAL, probabilities))
+    def factorized(self, symbols: np.ndarray, pmf: np.ndarray) -> None:
+        """Code (C, n) symbols, row c with the probabilities ``pmf[c]``, channel after channel."""
+        for row, channel in zip(pmf, symbols.astype(np.int32).reshape(pmf.shape[0], -1)):
+            self._pending.append((channel, _CATEGORICAL, _repeat_row(row, channel.size)))
 
     def finish(self) -> bytes:
         coder = constriction.stream.stack.AnsCoder()
@@ -73,8 +80,10 @@ class Decoder:
             symbols[positions] = self._decode(positions.size, _GAUSSIANS[scale], positions.size)
         return symbols - GAUSSIAN_HALF_RANGE
 
-    def categorical(self, probabilities: np.ndarray) -> np.ndarray:
-        return self._decode(probabilities.shape[0], _CATEGORICAL, probabilities)
+    def factorized(self, pmf: np.ndarray, n: int) -> np.ndarray:
+        """The (C, n) symbols of :meth:`Encoder.factorized`. The probability rows are built one channel at a time,
+        so a stream claiming a huge image fails on its short substream before much memory is spent."""
+        return np.stack([self._decode(n, _CATEGORICAL, _repeat_row(row, n)) for row in pmf])
 
     def _decode(self, n: int, *model) -> np.ndarray:
         if n == 0:

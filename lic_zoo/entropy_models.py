@@ -134,12 +134,18 @@ class FactorizedDensity(nn.Module):
     def medians(self) -> Tensor:
         return self.quantiles[:, 0, 1]
 
-    def likelihood(self, y: Tensor) -> Tensor:
-        """Likelihood of each element of (B, C, H, W) ``y`` (already noisy or rounded)."""
+    def likelihood(self, y: Tensor, bin_width: Tensor | float = 1.0) -> Tensor:
+        """Likelihood of each element of (B, C, H, W) ``y`` (already noisy or rounded): the density's mass over a
+        bin of ``bin_width`` (broadcastable to ``y``; a gained latent's bins are ``1 / gain`` wide) centred on it."""
         b, c, h, w = y.shape
-        v = y.permute(1, 0, 2, 3).reshape(c, 1, -1)
-        lower = self._logits_cumulative(v - 0.5)
-        upper = self._logits_cumulative(v + 0.5)
+        half = (torch.as_tensor(bin_width, dtype=y.dtype, device=y.device) / 2).expand(b, c, h, w)
+
+        def channels_first(t: Tensor) -> Tensor:
+            return t.permute(1, 0, 2, 3).reshape(c, 1, -1)
+
+        v, half = channels_first(y), channels_first(half)
+        lower = self._logits_cumulative(v - half)
+        upper = self._logits_cumulative(v + half)
         sign = -torch.sign(lower + upper).detach()
         lik = (torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).abs()
         return lik.clamp_min(LIKELIHOOD_FLOOR).reshape(c, b, h, w).permute(1, 0, 2, 3)
@@ -152,22 +158,24 @@ class FactorizedDensity(nn.Module):
         return (logits - target).abs().sum()
 
     @torch.no_grad()
-    def coding_tables(self, medians: Tensor, max_half_range: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel symbol offsets and probability tables for coding ``round(y - median)``.
+    def coding_tables(self, medians: Tensor, max_half_range: int, gain: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel symbol offsets and probability tables for coding ``round(y * gain - medians)``.
 
-        Returns ``(low, pmf)``: ``low[c]`` is the smallest offset of channel c, ``pmf[c, k]`` the probability
-        of offset ``low[c] + k`` (rows zero-padded to a common length). Evaluated in float64 on the CPU.
+        ``medians`` are the gained medians on the coding grid, ``gain`` the per-channel gains (1 for a fixed-rate
+        codec), both (C,) float64. Returns ``(low, pmf)``: ``low[c]`` is the smallest offset of channel c,
+        ``pmf[c, k]`` the probability of offset ``low[c] + k`` (rows zero-padded to a common length). Evaluated in
+        float64 on the CPU.
         """
         q = self.quantiles.detach().to("cpu", torch.float64)
-        med = medians.detach().to("cpu", torch.float64)
-        low = torch.floor(q[:, 0, 0] - med).clamp(-max_half_range, 0)
-        high = torch.ceil(q[:, 0, 2] - med).clamp(0, max_half_range)
+        med, gain = medians.detach().to("cpu", torch.float64), gain.detach().to("cpu", torch.float64)
+        low = torch.floor(q[:, 0, 0] * gain - med).clamp(-max_half_range, 0)
+        high = torch.ceil(q[:, 0, 2] * gain - med).clamp(0, max_half_range)
         length = int((high - low).max().item()) + 1
         offsets = low[:, None] + torch.arange(length, dtype=torch.float64)[None, :]
-        points = (med[:, None] + offsets)[:, None, :]  # (C, 1, L)
-        lower = torch.sigmoid(self._logits_cumulative(points - 0.5))
-        upper = torch.sigmoid(self._logits_cumulative(points + 0.5))
+        points = (med[:, None] + offsets)[:, None, :]  # (C, 1, L), gained
+        step = gain[:, None, None]
+        lower = torch.sigmoid(self._logits_cumulative((points - 0.5) / step))
+        upper = torch.sigmoid(self._logits_cumulative((points + 0.5) / step))
         pmf = (upper - lower).clamp_min(0)[:, 0, :]
         pmf[offsets > high[:, None]] = 0
         return low.to(torch.int64).numpy(), pmf.numpy()
-

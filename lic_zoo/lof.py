@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .image_io import to_uint8
 from .losses import rd_loss
+from .msp import Gains
 
 if TYPE_CHECKING:
     from .codec import MSPCodec
@@ -36,23 +37,29 @@ class LOFResult:
     seconds: float
 
 
-def true_cost(codec: "MSPCodec", x: Tensor, y: Tensor) -> float:
+def true_cost(codec: "MSPCodec", x: Tensor, y: Tensor, quality: float) -> float:
     """RD cost of really coding ``y``: substream bits per pixel + lambda * distortion of the 8-bit output."""
     height, width = x.shape[-2:]
     with torch.no_grad():
-        y_hat, substreams = codec._encode_latent(y.to(torch.float64))
-        x_hat = to_uint8(codec._synthesize(y_hat, height, width)).float()[None] / 255
+        y_hat, substreams = codec.encode_latent(y, quality)
+        x_hat = to_uint8(codec.synthesize(y_hat, height, width, quality)).float()[None] / 255
         bits = torch.tensor([8.0 * sum(map(len, substreams))])
-        return rd_loss(bits, x_hat, x, metric=codec.metric, lmbda=codec.lmbda)["loss"].item()
+        return rd_loss(bits, x_hat, x, metric=codec.metric, lmbda=codec.lmbda_at(quality))["loss"].item()
 
 
-def overfit_latent(codec: "MSPCodec", x: Tensor, y: Tensor, *, steps: int, lr: float = 0.01,
+def overfit_latent(codec: "MSPCodec", x: Tensor, y: Tensor, *, quality: float, steps: int, lr: float = 0.01,
                    seconds: float | None = None, check_every: int = 10, progress: bool = False) -> LOFResult:
-    """Optimise the latent ``y`` (1, C, h, w) of image ``x`` (1, 3, H, W); see the module docstring."""
+    """Optimise the gained latent ``y`` (1, C, h, w) of image ``x`` (1, 3, H, W) at ``quality``; see the module
+    docstring."""
     start = time.perf_counter()
-    with torch.inference_mode(False):  # copies usable by autograd even when called under inference mode
+    lmbda = codec.lmbda_at(quality)
+    with torch.inference_mode(False):  # tensors usable by autograd even when called under inference mode
         x, y = x.clone(), y.detach().clone()
-    best_y, best_cost = y, true_cost(codec, x, y)
+        gains, inverse_gain = codec.coding_gains(quality)
+        gains = Gains(gains.gain.float(), gains.log_gain.float(),
+                      None if gains.feature is None else gains.feature.float())
+        inverse_gain = inverse_gain.float()
+    best_y, best_cost = y, true_cost(codec, x, y, quality)
     initial_cost = best_cost
     with torch.inference_mode(False):
         latent = y.clone().requires_grad_(True)
@@ -71,10 +78,8 @@ def overfit_latent(codec: "MSPCodec", x: Tensor, y: Tensor, *, steps: int, lr: f
                 tqdm(total=steps, desc="LOF", disable=not progress, leave=False) as bar:
             torch.manual_seed(NOISE_SEED)
             for done in range(1, steps + 1):
-                y_hat, likelihoods = codec.entropy(latent, noise=done <= steps // 2)
-                x_hat = codec.g_s(y_hat)[..., :height, :width]
-                bits = sum(-torch.log2(lik).sum(dim=1) for lik in likelihoods)
-                loss = rd_loss(bits, x_hat, x, metric=codec.metric, lmbda=codec.lmbda)["loss"]
+                out = codec.estimate(latent, gains, inverse_gain, (height, width), noise=done <= steps // 2)
+                loss = rd_loss(out.bits, out.x_hat, x, metric=codec.metric, lmbda=lmbda)["loss"]
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -82,7 +87,7 @@ def overfit_latent(codec: "MSPCodec", x: Tensor, y: Tensor, *, steps: int, lr: f
                 bar.update()
                 out_of_time = seconds is not None and time.perf_counter() - start > seconds
                 if done % check_every == 0 or done == steps or out_of_time:
-                    cost = true_cost(codec, x, latent.detach())
+                    cost = true_cost(codec, x, latent.detach(), quality)
                     if cost < best_cost:
                         best_y, best_cost = latent.detach().clone(), cost
                     bar.set_postfix(cost=f"{best_cost:.4f}")

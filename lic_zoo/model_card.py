@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .registry import ZooEntry, list_entries
+from .rate import lambda_for
+from .registry import CHECKPOINTS, Checkpoint
 
 PLOT_NAME = "rd-curve.png"
 PAPER = (
@@ -41,10 +42,10 @@ class WeightsInfo:
     size_bytes: int
 
 
-def zoo_entry_for(repo_id: str) -> ZooEntry | None:
-    """The zoo entry a repo holds, recognised by its name (``ORG/msp-lite-mse-q3``), or None."""
+def checkpoint_for(repo_id: str) -> Checkpoint | None:
+    """The registered checkpoint a repo holds, recognised by its name (``ORG/msp-lite-mse-q3``), or None."""
     name = repo_id.rsplit("/", 1)[-1]
-    return next((entry for entry in list_entries() if entry.id == name), None)
+    return next((checkpoint for checkpoint in CHECKPOINTS if checkpoint.id == name), None)
 
 
 def rd_rows_from_results(results: Mapping[str, Any]) -> list[dict[str, object]]:
@@ -82,7 +83,7 @@ def render_model_card(
     """
     from huggingface_hub import ModelCardData
 
-    entry = zoo_entry_for(repo_id)
+    entry = checkpoint_for(repo_id)
     tags = ["image-compression", "learned-image-compression", "lic-zoo"]
     if entry is not None:
         tags += [entry.model, entry.metric]
@@ -122,12 +123,18 @@ def _eval_results(rows: Sequence[Mapping[str, object]]) -> list[Any]:
     return results
 
 
-def _summary(entry: ZooEntry | None, weights: WeightsInfo | None) -> str:
+def _summary(entry: Checkpoint | None, weights: WeightsInfo | None) -> str:
     rows = []
     if entry is not None:
+        low, high = entry.qualities
+        if entry.variable_rate:
+            served = f"qualities {low:g} to {high:g}, continuous (one network, gain units)"
+            lmbda = f"λ = {lambda_for(entry.metric, low):g} to {lambda_for(entry.metric, high):g}"
+        else:
+            served, lmbda = f"quality {low:g}", f"λ = {lambda_for(entry.metric, low):g}"
         rows += [
-            ("zoo entry", f"`{entry.model}`, metric `{entry.metric}`, quality {entry.quality}"),
-            ("training loss", f"{LOSSES[entry.metric]}, λ = {entry.lmbda}"),
+            ("zoo model", f"`{entry.model}`, metric `{entry.metric}`, {served}"),
+            ("training loss", f"{LOSSES[entry.metric]}, {lmbda}"),
             ("sequential decoder network calls", str(entry.profile.context_calls + 1)),
         ]
     if weights is not None:
@@ -158,11 +165,11 @@ def _training_section(recipe: str | None, training_data: str | None) -> str:
     return f"{data}\n\n{recipe_text}"
 
 
-def _how_to_load(repo_id: str, entry: ZooEntry | None) -> str:
+def _how_to_load(repo_id: str, entry: Checkpoint | None) -> str:
     by_repo = _LOAD_BY_REPO.format(repo_id=repo_id)
-    if entry is None:
+    if entry is None or not entry.default:
         return by_repo
-    args = f'quality={entry.quality}, metric="{entry.metric}"'
+    args = f'quality={max(entry.qualities[0], min(3, entry.qualities[1])):g}, metric="{entry.metric}"'
     return _LOAD_ZOO_ENTRY.format(model=entry.model, entry_point=entry.model.replace("-", "_"), args=args) + by_repo
 
 

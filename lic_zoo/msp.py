@@ -76,23 +76,60 @@ ContextFn = Callable[[Tensor], tuple[Tensor, Tensor, Tensor]]
 StepFn = Callable[[Step, Tensor, Tensor], Tensor]
 
 
+@dataclass(frozen=True)
+class Gains:
+    """The quantisation gains of one batch: the latent is coded as ``y * gain`` (the step is ``1 / gain``).
+
+    ``gain`` and ``log_gain`` are (B, C, 1, 1); ``feature`` (B,) is the quality input of a variable-rate context
+    network, None for a fixed-rate one. A fixed-rate codec's gains are exactly 1.
+    """
+
+    gain: Tensor
+    log_gain: Tensor
+    feature: Tensor | None = None
+
+    @classmethod
+    def unit(cls, batch: int, channels: int, like: Tensor) -> "Gains":
+        ones = like.new_ones(batch, channels, 1, 1)
+        return cls(ones, torch.zeros_like(ones))
+
+
+def with_gains(context: ContextFn, gains: Gains, channels: int) -> ContextFn:
+    """The context network seen from the gained (coding) domain.
+
+    The network itself works on the ungained latent, the same for every quality: its latent input is divided by the
+    gain, the quality feature is appended as one more input plane, and its mean and log-scale are mapped back
+    (``mean * gain``, ``log_scale + log_gain``).
+    """
+
+    def call(inputs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        parts = [inputs[:, :channels] / gains.gain, inputs[:, channels:]]
+        if gains.feature is not None:
+            parts.append(gains.feature.to(inputs)[:, None, None, None].expand(-1, 1, *inputs.shape[-2:]))
+        mean, log_scale, hidden = context(torch.cat(parts, 1))
+        return mean * gains.gain, log_scale + gains.log_gain, hidden
+
+    return call
+
+
 class MSPEntropyModel(nn.Module):
     """Factorised coarsest scale + context-coded finer scales; see the module docstring."""
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, *, conditioned: bool = False) -> None:
         super().__init__()
         self.profile = profile
         self.schedule = build_schedule(profile)
         self.factorized = FactorizedDensity(profile.latent_channels)
         self.context = ContextNetwork(
-            profile.latent_channels, len(profile.groups), profile.context_width, profile.context_blocks,
-            profile.hidden_channels,
+            profile.latent_channels, len(profile.groups) + int(conditioned), profile.context_width,
+            profile.context_blocks, profile.hidden_channels,
         )
         self.register_buffer("group_sizes", torch.tensor(profile.groups), persistent=False)
 
-    def coding_medians(self) -> Tensor:
-        """Per-channel medians of the factorised scale rounded to the coding grid (exact in float64)."""
-        return to_grid(self.factorized.medians.detach())
+    def coding_medians(self, gain: Tensor) -> Tensor:
+        """Per-channel medians of the gained factorised scale on the coding grid (exact in float64); ``gain`` is (C,)
+        or (B, C), the result has its shape."""
+        return to_grid(self.factorized.medians.detach().to(gain) * gain)
 
     def traverse(self, coarse: Tensor, latent_shape: tuple[int, int], context: ContextFn, step_fn: StepFn) -> Tensor:
         """Run the decoding schedule from the decoded coarsest scale to the full latent.
@@ -126,9 +163,9 @@ class MSPEntropyModel(nn.Module):
             y_hat = current
         return y_hat
 
-    def forward(self, y: Tensor, *, noise: bool | None = None,
+    def forward(self, y: Tensor, gains: Gains, *, noise: bool | None = None,
                 context: ContextFn | None = None) -> tuple[Tensor, list[Tensor]]:
-        """Training/estimation pass over the decoder's exact schedule.
+        """Training/estimation pass over the decoder's exact schedule, on the gained latent ``y``.
 
         Returns the latent the decoder would see (mean-shifted rounding with straight-through gradients) and
         the likelihoods of every step, factorised scale first, each flattened to (B, n_elements). Rates use
@@ -137,10 +174,10 @@ class MSPEntropyModel(nn.Module):
         """
         noisy = self.training if noise is None else noise
         coarse = subsample(y, self.profile.scales)
-        medians = self.coding_medians().to(y)[None, :, None, None]
+        medians = self.coding_medians(gains.gain.flatten(1)).to(y)[..., None, None]
         coarse_hat = _ste_round(coarse - medians) + medians
         coarse_rate = coarse + torch.empty_like(coarse).uniform_(-0.5, 0.5) if noisy else coarse_hat
-        likelihoods = [self.factorized.likelihood(coarse_rate).flatten(1)]
+        likelihoods = [self.factorized.likelihood(coarse_rate / gains.gain, 1 / gains.gain).flatten(1)]
         targets = {s: subsample(y, s) for s in range(self.profile.scales)}
 
         def step_fn(step: Step, mean: Tensor, log_scale: Tensor) -> Tensor:
@@ -150,7 +187,8 @@ class MSPEntropyModel(nn.Module):
             likelihoods.append(gaussian_likelihood(rate_residual, scales_from_log(log_scale)).flatten(1))
             return rounded + mean
 
-        y_hat = self.traverse(coarse_hat, tuple(y.shape[-2:]), context or self.context, step_fn)
+        context = with_gains(context or self.context, gains, self.profile.latent_channels)
+        y_hat = self.traverse(coarse_hat, tuple(y.shape[-2:]), context, step_fn)
         return y_hat, likelihoods
 
 

@@ -32,6 +32,11 @@ class Profile:
             raise ValueError(f"profile {self.name}: groups {self.groups} do not sum to {self.latent_channels}")
 
     @property
+    def model_name(self) -> str:
+        """The zoo name of this profile's codec: ``msp-lite``."""
+        return f"msp-{self.name}"
+
+    @property
     def context_calls(self) -> int:
         """Sequential context-network calls per decode: scales x 3 phases x channel groups."""
         return self.scales * 3 * len(self.groups)
@@ -54,9 +59,12 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("lite", 64, 96, 2, (96,), 64, 2, 16, 0, lof_steps=10),  # -8.2 % BD-rate (docs/lof.md)
-        Profile("base", 128, 192, 3, (32, 160), 128, 3, 32, 1),  # LOF budgets of base and extra: not
-        Profile("extra", 192, 320, 4, (16, 64, 240), 192, 5, 48, 2),  # measured (no trained checkpoint yet)
+        Profile(name="lite", width=64, latent_channels=96, scales=2, groups=(96,), context_width=64,
+                context_blocks=2, hidden_channels=16, transform_blocks=0, lof_steps=10),  # docs/lof.md
+        Profile(name="base", width=128, latent_channels=192, scales=3, groups=(32, 160), context_width=128,
+                context_blocks=3, hidden_channels=32, transform_blocks=1),
+        Profile(name="extra", width=192, latent_channels=320, scales=4, groups=(16, 64, 240), context_width=192,
+                context_blocks=5, hidden_channels=48, transform_blocks=2),
     )
 }
 

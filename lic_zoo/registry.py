@@ -1,103 +1,186 @@
-"""The zoo table: every named codec, its training target and, once published, where its weights live.
+"""The zoo table: every named codec, its training targets and every published checkpoint.
 
 Everything else (``lic_zoo.load``, ``hubconf.py``, ``lic-zoo models``, the docs and the tests) reads this
-module; nothing about a zoo entry is declared anywhere else.
+module; nothing about a model or a checkpoint is declared anywhere else.
+
+- A *model* is an architecture (``msp-lite``: a profile).
+- A *zoo entry* is a training target of a model: one metric and one integer quality of its lambda ladder.
+- A *checkpoint* is one published set of weights. It serves a range of qualities: one for a fixed-rate checkpoint,
+  a continuous range for a variable-rate one. ``lic_zoo.load`` picks the *default* checkpoint serving the asked
+  quality; checkpoints kept only so that older files still decode are not defaults. Streams find their checkpoint
+  by the weights digest in their header.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import UnknownModelError
+from .errors import UnknownModelError, WeightsUnavailableError
 from .profiles import PROFILES, Profile
+from .rate import LAMBDAS, snap_quality
 
-METRICS = ("mse", "ms-ssim")
-
-# Rate-distortion trade-off per quality index. MSE: loss = R + lambda * 255^2 * MSE;
-# MS-SSIM: loss = R + lambda * (1 - MS-SSIM). The same ladders as CompressAI, so curves are comparable.
-LAMBDAS: dict[str, dict[int, float]] = {
-    "mse": {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.013, 5: 0.025, 6: 0.0483, 7: 0.0932, 8: 0.18},
-    "ms-ssim": {1: 2.40, 2: 4.58, 3: 8.73, 4: 16.64, 5: 31.73, 6: 60.50, 7: 115.37, 8: 220.0},
-}
-
+METRICS = tuple(LAMBDAS)
 HUB_ORG = "lic-zoo"
 
 
-@dataclass(frozen=True)
-class Published:
-    """Where a trained checkpoint lives and what it measured."""
+MODELS: dict[str, Profile] = {profile.model_name: profile for profile in PROFILES.values()}
 
-    sha256: str  # sha256 of model.safetensors
-    embedded: bool  # shipped inside the package (lic_zoo/weights/<id>/)
-    revision: str | None = None  # pinned Hub commit; None while the checkpoint is not on the Hub
-    bpp: float | None = None  # measured on shared/data/eval-768x512, no LOF
-    psnr: float | None = None
+
+@dataclass(frozen=True)
+class Measured:
+    """One point measured on ``shared/data/eval-768x512`` (mean whole-file bpp, mean PSNR-RGB, no LOF)."""
+
+    quality: float
+    bpp: float
+    psnr: float
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One published set of weights: where it lives, what it serves and what it measured."""
+
+    id: str  # folder name under lic_zoo/weights/ and Hub repo name
+    model: str
+    metric: str
+    qualities: tuple[float, float]  # the range it serves; (q, q) for a fixed-rate checkpoint
+    sha256: str  # of model.safetensors
+    stream_digest: str  # hex weights digest its streams carry (MSPCodec.weights_digest)
+    embedded: bool = True  # shipped inside the package (lic_zoo/weights/<id>/)
+    revision: str | None = None  # pinned Hub commit; None while it is not on the Hub
+    default: bool = True  # what lic_zoo.load picks for its qualities; False: kept to decode older files
+    measured: tuple[Measured, ...] = ()
+    recipe: str | None = None
+    training_doc: str | None = None
+
+    @property
+    def variable_rate(self) -> bool:
+        return self.qualities[0] != self.qualities[1]
+
+    @property
+    def hub_repo(self) -> str:
+        return f"{HUB_ORG}/{self.id}"
+
+    @property
+    def profile(self) -> Profile:
+        return MODELS[self.model]
+
+    def serves(self, quality: float) -> bool:
+        return self.qualities[0] <= quality <= self.qualities[1]
+
+
+def _fixed_rate(quality: int, sha256: str, stream_digest: str, bpp: float, psnr: float, *,
+                default: bool) -> Checkpoint:
+    return Checkpoint(f"msp-lite-mse-q{quality}", "msp-lite", "mse", (quality, quality), sha256, stream_digest,
+                      default=default, measured=(Measured(quality, bpp, psnr),), recipe="recipes/msp-lite.yaml",
+                      training_doc="docs/training/msp-lite-zoo.md")
+
+
+CHECKPOINTS: tuple[Checkpoint, ...] = (
+    # The fixed-rate msp-lite zoo of sessions 1-4 (docs/training/msp-lite-zoo.md).
+    _fixed_rate(1, "805d9b7b29bb6ed4afb102b2c144b30fdefa3cfff24b689a339606ced1724c3b", "575136a5f45bfaa8",
+                0.2294, 28.93, default=True),
+    _fixed_rate(2, "ca70445f471519160afb75e945b6b71d10e3d88dbee5eb3508f54b20ee01baf9", "c792e86cb690e88f",
+                0.2301, 29.02, default=True),
+    _fixed_rate(3, "4eefa82326f3dbd816f45e8c44eb91ad4a9aae42b897f9e8ca12025d704e6f57", "53c6158beb6a3c8f",
+                0.3256, 30.99, default=True),
+    _fixed_rate(4, "0480b636b54111f17ed8af305ce261bc1617a09e2f136543eb0e3da914ef9e5c", "a22b1d7c388da5b6",
+                0.4341, 31.98, default=True),
+    _fixed_rate(5, "2b8f506717df45982714c2c3157e9318ab844c0e45356691478ad8f1f1e5ae5c", "2310e6c404f95655",
+                0.5357, 33.92, default=True),
+    _fixed_rate(6, "6d8c41a4229bae8427513964db9fd59198001fe93aab2900338dc1e8e7c4fcd0", "c9d070560d4e3df1",
+                0.6348, 34.92, default=True),
+)
 
 
 @dataclass(frozen=True)
 class ZooEntry:
-    """One codec of the zoo: model family, profile, metric and quality."""
+    """One training target of the zoo: model, metric and integer quality of its lambda ladder."""
 
     model: str  # zoo name, e.g. "msp-lite"
     profile: Profile
     metric: str
     quality: int
     lmbda: float
-    published: Published | None
 
     @property
     def id(self) -> str:
-        """Unique identifier, also the stem of file names: ``msp-lite-mse-q3``."""
+        """Identifier of a fixed-rate checkpoint of this target: ``msp-lite-mse-q3``."""
         return f"{self.model}-{self.metric}-q{self.quality}"
 
     @property
-    def hub_repo(self) -> str:
-        return f"{HUB_ORG}/{self.id}"
+    def published(self) -> Checkpoint | None:
+        """The default checkpoint serving this target's quality, if any."""
+        return default_checkpoint(self.model, self.metric, self.quality)
 
 
-# Trained checkpoints, keyed by (model, metric, quality). Filled in as checkpoints are trained and published.
-_EMBEDDED_LITE_MSE = (  # quality, sha256 of model.safetensors, dev-set bpp and PSNR-RGB without LOF
-    (1, "805d9b7b29bb6ed4afb102b2c144b30fdefa3cfff24b689a339606ced1724c3b", 0.2294, 28.93),
-    (2, "ca70445f471519160afb75e945b6b71d10e3d88dbee5eb3508f54b20ee01baf9", 0.2301, 29.02),
-    (3, "4eefa82326f3dbd816f45e8c44eb91ad4a9aae42b897f9e8ca12025d704e6f57", 0.3256, 30.99),
-    (4, "0480b636b54111f17ed8af305ce261bc1617a09e2f136543eb0e3da914ef9e5c", 0.4341, 31.98),
-    (5, "2b8f506717df45982714c2c3157e9318ab844c0e45356691478ad8f1f1e5ae5c", 0.5357, 33.92),
-    (6, "6d8c41a4229bae8427513964db9fd59198001fe93aab2900338dc1e8e7c4fcd0", 0.6348, 34.92),
-)
-PUBLISHED: dict[tuple[str, str, int], Published] = {
-    ("msp-lite", "mse", q): Published(sha256=sha, embedded=True, bpp=bpp, psnr=psnr)
-    for q, sha, bpp, psnr in _EMBEDDED_LITE_MSE
+ZOO: dict[tuple[str, str, int], ZooEntry] = {
+    (model, metric, q): ZooEntry(model, profile, metric, q, lmbda)
+    for model, profile in MODELS.items()
+    for metric, ladder in LAMBDAS.items()
+    for q, lmbda in ladder.items()
 }
 
-MODELS: dict[str, Profile] = {f"msp-{name}": profile for name, profile in PROFILES.items()}
 
-
-def _build_table() -> dict[tuple[str, str, int], ZooEntry]:
-    return {
-        (model, metric, q): ZooEntry(model, profile, metric, q, lmbda, PUBLISHED.get((model, metric, q)))
-        for model, profile in MODELS.items()
-        for metric, ladder in LAMBDAS.items()
-        for q, lmbda in ladder.items()
-    }
-
-
-ZOO: dict[tuple[str, str, int], ZooEntry] = _build_table()
-
-
-def get_entry(model: str, *, quality: int, metric: str = "mse") -> ZooEntry:
-    """Look up a zoo entry; raises :class:`UnknownModelError` with the valid choices."""
+def check_model(model: str, metric: str = "mse") -> Profile:
+    """The profile of zoo model ``model``; :class:`UnknownModelError` naming the choices."""
     if model not in MODELS:
         raise UnknownModelError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     if metric not in LAMBDAS:
         raise UnknownModelError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+    return MODELS[model]
+
+
+def quality_range(metric: str) -> tuple[int, int]:
+    """The lowest and highest quality of ``metric``'s lambda ladder."""
+    return min(LAMBDAS[metric]), max(LAMBDAS[metric])
+
+
+def get_entry(model: str, *, quality: int, metric: str = "mse") -> ZooEntry:
+    """Look up a training target; raises :class:`UnknownModelError` with the valid choices."""
+    check_model(model, metric)
     if isinstance(quality, bool) or not isinstance(quality, int) or (model, metric, quality) not in ZOO:
-        qualities = sorted(LAMBDAS[metric])
-        published = sorted(q for (m, me, q), e in ZOO.items() if (m, me) == (model, metric) and e.published)
-        weights = f"; pretrained weights exist for {', '.join(map(str, published))}" if published else ""
-        raise UnknownModelError(
-            f"unknown quality {quality!r} for {model} ({metric}); choose from {qualities[0]}..{qualities[-1]}{weights}"
-        )
+        low, high = quality_range(metric)
+        raise UnknownModelError(f"unknown quality {quality!r} for {model} ({metric}); choose an integer from "
+                                f"{low}..{high}{_weights_note(model, metric)}")
     return ZOO[(model, metric, quality)]
 
 
 def list_entries() -> list[ZooEntry]:
     return list(ZOO.values())
+
+
+def default_checkpoint(model: str, metric: str, quality: float) -> Checkpoint | None:
+    """The checkpoint ``lic_zoo.load`` uses for ``quality``, or None."""
+    return next((c for c in CHECKPOINTS if (c.model, c.metric) == (model, metric) and c.default and c.serves(quality)),
+                None)
+
+
+def find_checkpoint(model: str, metric: str, quality: float) -> Checkpoint:
+    """:func:`default_checkpoint`, or :class:`WeightsUnavailableError` saying which qualities have weights."""
+    check_model(model, metric)
+    quality = snap_quality(quality)
+    checkpoint = default_checkpoint(model, metric, quality)
+    if checkpoint is None:
+        low, high = quality_range(metric)
+        if not low <= quality <= high:
+            raise UnknownModelError(f"unknown quality {quality!r} for {model} ({metric}); choose from "
+                                    f"{low}..{high}{_weights_note(model, metric)}")
+        raise WeightsUnavailableError(f"no pretrained weights serve {model} ({metric}) at quality {quality}"
+                                      f"{_weights_note(model, metric)}")
+    return checkpoint
+
+
+def checkpoint_for_stream(model: str, metric: str, digest: bytes) -> Checkpoint | None:
+    """The published checkpoint whose weights made a stream (by the digest in its header), default or not."""
+    return next((c for c in CHECKPOINTS if (c.model, c.metric, c.stream_digest) == (model, metric, digest.hex())),
+                None)
+
+
+def served_qualities(model: str, metric: str) -> list[str]:
+    """What the default checkpoints of ``model`` serve, as text: ``["0..8"]`` or ``["1", "2"]``."""
+    ranges = [c.qualities for c in CHECKPOINTS if (c.model, c.metric) == (model, metric) and c.default]
+    return [f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g}" for lo, hi in sorted(ranges)]
+
+
+def _weights_note(model: str, metric: str) -> str:
+    served = served_qualities(model, metric)
+    return f"; pretrained weights serve {', '.join(served)}" if served else "; no pretrained weights are published yet"

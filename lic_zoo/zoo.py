@@ -9,8 +9,10 @@ import torch
 
 from . import bitstream
 from .codec import MSPCodec
-from .errors import ModelMismatchError, WeightsUnavailableError
-from .registry import ZooEntry, get_entry
+from .errors import ModelMismatchError, UnknownModelError, WeightsUnavailableError
+from .profiles import PROFILES
+from .rate import snap_quality
+from .registry import Checkpoint, check_model, checkpoint_for_stream, find_checkpoint, get_entry, quality_range
 
 EMBEDDED_WEIGHTS = Path(__file__).parent / "weights"
 
@@ -18,35 +20,49 @@ EMBEDDED_WEIGHTS = Path(__file__).parent / "weights"
 DEFAULT_QUALITY = 3  # what `lic-zoo compress` uses too
 
 
-def load(name: str, *, quality: int = DEFAULT_QUALITY, metric: str = "mse", pretrained: bool = True,
+def load(name: str, *, quality: float = DEFAULT_QUALITY, metric: str = "mse", pretrained: bool = True,
          device: str | torch.device = "cpu") -> MSPCodec:
     """Build the zoo codec ``name`` (e.g. ``"msp-lite"``) at ``quality`` for ``metric``, in eval mode.
 
-    ``pretrained=True`` loads its published weights (embedded in the package for ``msp-lite``, else from the
-    Hugging Face Hub cache); ``pretrained=False`` gives a freshly initialised codec.
+    ``pretrained=True`` loads the default published checkpoint serving ``quality`` (embedded in the package for
+    ``msp-lite``, else from the Hugging Face Hub cache); a variable-rate checkpoint takes any quality in its range,
+    e.g. 2.5. ``pretrained=False`` gives a freshly initialised codec: variable-rate over the metric's whole ladder
+    when the default checkpoint is, else fixed-rate at the integer ``quality``.
     """
-    entry = get_entry(name, quality=quality, metric=metric)
-    codec = MSPCodec(entry.profile, metric=entry.metric, quality=entry.quality, lmbda=entry.lmbda)
+    profile = check_model(name, metric)
     if pretrained:
-        codec.load_state_dict(_pretrained_state(entry), strict=True)
+        codec = load_checkpoint(find_checkpoint(name, metric, quality))
+        codec.quality = quality
+        return codec.to(device)
+    quality = snap_quality(quality)
+    default = find_checkpoint_or_none(name, metric, quality)
+    if default is not None and not default.variable_rate:
+        entry = get_entry(name, quality=quality, metric=metric)
+        codec = MSPCodec(profile, metric=metric, quality=entry.quality, lmbda=entry.lmbda)
+    else:
+        codec = MSPCodec(profile, metric=metric, quality=quality, qualities=quality_range(metric))
     return codec.eval().to(device)
 
 
-def _pretrained_state(entry: ZooEntry) -> dict[str, torch.Tensor]:
+def find_checkpoint_or_none(name: str, metric: str, quality: float) -> Checkpoint | None:
+    try:
+        return find_checkpoint(name, metric, quality)
+    except WeightsUnavailableError:
+        return None
+
+
+def load_checkpoint(checkpoint: Checkpoint) -> MSPCodec:
+    """The codec of a published checkpoint, in eval mode, its file digest checked."""
     from .hub import load_pretrained
 
-    if entry.published is None:
-        raise WeightsUnavailableError(
-            f"no pretrained weights are published for {entry.id} yet; "
-            "use pretrained=False for a freshly initialised codec, or train one (docs/training.md)"
-        )
-    if entry.published.embedded:
-        state, _ = load_pretrained(EMBEDDED_WEIGHTS / entry.id, sha256=entry.published.sha256)
-    elif entry.published.revision is None:
-        raise WeightsUnavailableError(f"{entry.id} is not published on the Hub yet")
+    if checkpoint.embedded:
+        source, revision = EMBEDDED_WEIGHTS / checkpoint.id, None
+    elif checkpoint.revision is None:
+        raise WeightsUnavailableError(f"{checkpoint.id} is not published on the Hub yet")
     else:
-        state, _ = load_pretrained(entry.hub_repo, revision=entry.published.revision, sha256=entry.published.sha256)
-    return state
+        source, revision = checkpoint.hub_repo, checkpoint.revision
+    state, config = load_pretrained(source, revision=revision, sha256=checkpoint.sha256)
+    return build_codec(state, config, source=checkpoint.id)
 
 
 def load_local(directory: str | os.PathLike, *, device: str | torch.device = "cpu") -> MSPCodec:
@@ -54,27 +70,56 @@ def load_local(directory: str | os.PathLike, *, device: str | torch.device = "cp
     from .hub import load_pretrained
 
     state, config = load_pretrained(Path(directory))
+    return build_codec(state, config, source=directory).to(device)
+
+
+def build_codec(state: dict[str, torch.Tensor], config: dict, *, source: object) -> MSPCodec:
+    """The codec ``config`` describes with ``state`` loaded, in eval mode: the one strict builder behind every way
+    of naming weights. :class:`ModelMismatchError` naming ``source`` for anything that does not fit exactly."""
     try:
         codec = MSPCodec.from_config(config)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelMismatchError(f"{directory}: config.json does not describe an MSP codec ({exc})") from None
-    try:
-        codec.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first_line = str(exc).splitlines()[0]
-        raise ModelMismatchError(f"{directory}: weights do not fit the configured model: {first_line}") from None
-    return codec.eval().to(device)
+    except (KeyError, TypeError, ValueError, UnknownModelError) as exc:
+        raise ModelMismatchError(f"{source}: the codec config is incomplete or invalid ({exc})") from None
+    if PROFILES.get(codec.profile.name) != codec.profile:
+        raise ModelMismatchError(f"{source}: its profile {codec.profile.name!r} differs from lic_zoo's profile of "
+                                 "that name")
+    if config.get("model") != codec.model_name:
+        raise ModelMismatchError(f"{source}: its config names model {config.get('model')!r} for a "
+                                 f"{codec.model_name} profile")
+    check_state(codec, state, source=source)
+    codec.load_state_dict(state)
+    return codec.eval()
 
 
-@lru_cache(maxsize=4)
-def _cached_codec(model: str, metric: str, quality: int) -> MSPCodec:
-    return load(model, quality=quality, metric=metric, pretrained=True)
+def check_state(codec: MSPCodec, state: dict[str, torch.Tensor], *, source: object) -> None:
+    """:class:`ModelMismatchError` listing what in ``state`` is missing, unexpected or reshaped for ``codec``."""
+    expected = codec.state_dict()
+    problems = [f"missing {k}" for k in sorted(expected.keys() - state.keys())]
+    problems += [f"unexpected {k}" for k in sorted(state.keys() - expected.keys())]
+    problems += [f"{k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}"
+                 for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ModelMismatchError(f"{source}: weights do not match the {codec.model_name} config: "
+                                 f"{'; '.join(problems[:3])}{more}")
 
 
 def codec_for_stream(data: bytes, limits: bitstream.Limits = bitstream.Limits()) -> MSPCodec:
-    """The pretrained zoo codec named in a stream's header (shared, do not modify it)."""
+    """The published codec whose weights made a stream, found by the digest in its header (shared, do not modify
+    it); older checkpoints that are no longer defaults still decode their files."""
     header, _ = bitstream.read_header(data, limits)
-    return _cached_codec(header.model, header.metric, header.quality)
+    check_model(header.model, header.metric)
+    checkpoint = checkpoint_for_stream(header.model, header.metric, header.digest)
+    if checkpoint is None:
+        raise WeightsUnavailableError(
+            f"no published {header.model} ({header.metric}) weights have digest {header.digest.hex()}, which made "
+            "this stream; if you made it with your own exported weights, decode it with them "
+            "(lic-zoo decompress --weights DIR, or lic_zoo.load_local(DIR).decompress(data))"
+        )
+    return _shared_codec(checkpoint)
+
+
+_shared_codec = lru_cache(maxsize=4)(load_checkpoint)
 
 
 def decode(data: bytes, *, limits: bitstream.Limits = bitstream.Limits(), progress: bool = False) -> torch.Tensor:

@@ -96,10 +96,14 @@ def test_sixteen_bit_keeps_precision(tmp_path):
     assert layout == "L" and len(torch.unique(image[0])) > 256  # not truncated to 8 bits on input
 
 
-def test_models_lists_the_zoo(capsys):
-    assert run("models", "--all") == 0
+def test_models_lists_every_checkpoint_and_with_all_the_untrained_models(capsys):
+    from lic_zoo.registry import CHECKPOINTS
+
+    assert run("models") == 0
     out = capsys.readouterr().out
-    assert "msp-lite-mse-q1" in out and "msp-extra-ms-ssim-q8" in out
+    assert all(c.id in out for c in CHECKPOINTS) and "msp-extra" not in out
+    assert run("models", "--all") == 0
+    assert "msp-extra-ms-ssim " in capsys.readouterr().out
 
 
 def one_line_error(capsys, code: int) -> str:

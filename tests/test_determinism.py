@@ -45,7 +45,7 @@ def decoded_latent(codec, data: bytes) -> bytes:
     header, reader = bitstream.read_header(data)
     substreams = bitstream.read_substreams(reader, codec.profile.scales + 1)
     with torch.no_grad():
-        return codec._decode_latent(substreams, latent_shape(header.height, header.width)).numpy().tobytes()
+        return codec.decode_latent(substreams, latent_shape(header.height, header.width), header.quality).numpy().tobytes()
 
 
 @pytest.fixture(scope="module")

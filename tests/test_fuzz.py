@@ -29,6 +29,7 @@ import struct
 import subprocess
 import sys
 import time
+import tracemalloc
 import traceback
 import zlib
 from collections import Counter
@@ -40,6 +41,7 @@ import pytest
 import torch
 
 from lic_zoo import CorruptStreamError, LicZooError, LimitExceededError, Limits, ModelMismatchError, MSPCodec
+import lic_zoo
 from lic_zoo import bitstream
 from lic_zoo.bitstream import Header
 
@@ -535,6 +537,29 @@ def test_dimensions_beyond_the_limits_are_refused_before_decoding(codec_and_samp
                         samples[0].payload)
         with pytest.raises(LimitExceededError):
             codec.decompress(data)
+
+
+def test_a_tiny_stream_claiming_100_megapixels_fails_fast_and_small():
+    """The factorised scale's probability rows are built per channel, not for the whole claimed size at once
+    (3.8 GB and 24 s for such a file before; docs/robustness.md), so a short substream fails at the coarsest
+    scale. Shipped weights: an untrained codec's factorised scale costs almost no bits per symbol, so its short
+    substream lasts into the context steps, which then run at the claimed size (as for a real flat image)."""
+    codec = lic_zoo.load("msp-lite", quality=5)
+    header, reader = bitstream.read_header(codec.compress(synthetic_image(64, 64), lof_steps=0))
+    substreams = bitstream.read_substreams(reader, codec.profile.scales + 1)
+    data = bitstream.pack(dataclasses.replace(header, height=10_000, width=10_000), substreams)
+    assert len(data) < 1000 and Limits().max_pixels >= 10_000 * 10_000  # inside the default limits
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(CorruptStreamError, match="ends early"):
+            codec.decompress(data, limits=Limits())
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seconds < 2.0, seconds  # 0.17 s measured; the bound leaves room for a loaded machine
+    assert peak < 100 * 2**20, peak
 
 
 def overlong(value: int, extra: int) -> bytes:

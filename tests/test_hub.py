@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -302,24 +301,23 @@ def test_cli_failures_are_one_line(tmp_path: Path, server: HubServer, capsys: py
 # -- torch.hub ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not hasattr(lic_zoo, "load"), reason="lic_zoo.load is not implemented yet")
 def test_torch_hub_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     codec = torch.hub.load(str(REPO_DIR), "msp_lite", source="local", pretrained=False, quality=3)
     assert isinstance(codec, MSPCodec) and codec.quality == 3 and not codec.training
 
-    key = ("msp-base", "mse", 4)
-    published = registry.Published(revision="0" * 40, sha256="1" * 64, embedded=False, bpp=0.4321, psnr=31.5)
-    monkeypatch.setitem(registry.ZOO, key, replace(registry.ZOO[key], published=published))
+    hub_only = registry.Checkpoint("msp-base-mse-q4", "msp-base", "mse", (4, 4), "1" * 64, "2" * 16, embedded=False,
+                                   revision="0" * 40, measured=(registry.Measured(4, 0.4321, 31.5),))
+    monkeypatch.setattr(registry, "CHECKPOINTS", (*registry.CHECKPOINTS, hub_only))
     spec = importlib.util.spec_from_file_location("hubconf_under_test", REPO_DIR / "hubconf.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     entry_points = [name for name in dir(module) if callable(getattr(module, name)) and not name.startswith("_")]
     assert entry_points == ["msp_base", "msp_extra", "msp_lite"]  # what torch.hub.list reports
-    assert "mse q4: 0.4321 bpp, 31.50 dB PSNR-RGB" in module.msp_base.__doc__
-    assert "not yet published" in module.msp_extra.__doc__
-    for entry in (e for e in registry.list_entries() if e.model == "msp-lite" and e.published is not None):
-        point = f"{entry.metric} q{entry.quality}: {entry.published.bpp:.4f} bpp, {entry.published.psnr:.2f} dB"
-        assert point in module.msp_lite.__doc__
+    assert "msp-base-mse-q4 (mse, quality 4): q4 0.4321 bpp / 31.50 dB" in module.msp_base.__doc__
+    assert "no pretrained weights are published yet" in module.msp_extra.__doc__
+    for checkpoint in (c for c in registry.CHECKPOINTS if c.model == "msp-lite" and c.default):
+        for point in checkpoint.measured:
+            assert f"q{point.quality:g} {point.bpp:.4f} bpp / {point.psnr:.2f} dB" in module.msp_lite.__doc__
 
 
 def test_load_torch_hub_and_the_cli_share_the_default_quality() -> None:
@@ -327,32 +325,48 @@ def test_load_torch_hub_and_the_cli_share_the_default_quality() -> None:
     from lic_zoo.zoo import DEFAULT_QUALITY
 
     assert lic_zoo.load("msp-lite").quality == DEFAULT_QUALITY == 3
-    args = build_parser().parse_args(["compress", "in.png", "out.lic"])
-    assert args.quality == DEFAULT_QUALITY
+    from lic_zoo.cli.codec_commands import _codec
+
+    assert _codec(build_parser().parse_args(["compress", "in.png", "out.lic"])).quality == DEFAULT_QUALITY
     codec = torch.hub.load(str(REPO_DIR), "msp_lite", source="local", pretrained=False, device="cpu")
     assert codec.quality == DEFAULT_QUALITY and next(codec.parameters()).device.type == "cpu"
 
 
 def test_an_unknown_quality_names_the_qualities_with_weights() -> None:
-    with pytest.raises(lic_zoo.UnknownModelError, match=r"choose from 1\.\.8; pretrained weights exist for 1, 2, 3, 4, 5, 6$"):
+    served = ", ".join(registry.served_qualities("msp-lite", "mse"))
+    with pytest.raises(lic_zoo.UnknownModelError, match=rf"choose from 0\.\.8; pretrained weights serve {served}$"):
         lic_zoo.load("msp-lite", quality=9)
 
 
-EMBEDDED = [e for e in registry.list_entries() if e.published is not None and e.published.embedded]
+EMBEDDED = [c for c in registry.CHECKPOINTS if c.embedded]
 
 
-def test_the_lite_zoo_is_embedded() -> None:
-    assert sorted(e.quality for e in EMBEDDED if e.model == "msp-lite" and e.metric == "mse") == [1, 2, 3, 4, 5, 6]
-    assert sorted(p.name for p in (REPO_DIR / "lic_zoo" / "weights").iterdir()) == sorted(e.id for e in EMBEDDED)
+def test_every_embedded_checkpoint_is_registered_once() -> None:
+    assert sorted(p.name for p in (REPO_DIR / "lic_zoo" / "weights").iterdir()) == sorted(c.id for c in EMBEDDED)
+    assert len({c.id for c in registry.CHECKPOINTS}) == len(registry.CHECKPOINTS)
+    assert len({c.stream_digest for c in registry.CHECKPOINTS}) == len(registry.CHECKPOINTS)
 
 
-@pytest.mark.parametrize("entry", EMBEDDED, ids=lambda e: e.id)
-def test_embedded_weights_load_offline_through_torch_hub(monkeypatch: pytest.MonkeyPatch, entry) -> None:
-    """Embedded weights: no network, digest checked, same codec either way, real round trip."""
+def test_every_quality_of_the_lite_ladder_has_one_default_checkpoint_or_none() -> None:
+    for quality in [0, 0.5, 1, 2.25, 3, 6, 8]:
+        defaults = [c for c in registry.CHECKPOINTS if c.model == "msp-lite" and c.default and c.serves(quality)]
+        assert len(defaults) <= 1, (quality, defaults)
+
+
+@pytest.mark.parametrize("entry", EMBEDDED, ids=lambda c: c.id)
+def test_embedded_weights_load_offline_and_their_streams_find_them(monkeypatch: pytest.MonkeyPatch, entry) -> None:
+    """Embedded weights: no network, digest checked, the registered stream digest is theirs, real round trip
+    (a non-default checkpoint is reached from its streams alone)."""
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    codec = torch.hub.load(str(REPO_DIR), entry.model.replace("-", "_"), source="local", quality=entry.quality,
-                           metric=entry.metric)
-    assert hub.file_sha256(REPO_DIR / "lic_zoo" / "weights" / entry.id / "model.safetensors") == entry.published.sha256
-    image = torch.rand(3, 40, 56)
-    result = codec.encode(image)
+    from lic_zoo.zoo import load_checkpoint
+
+    codec = load_checkpoint(entry)
+    assert hub.file_sha256(REPO_DIR / "lic_zoo" / "weights" / entry.id / "model.safetensors") == entry.sha256
+    assert codec.weights_digest().hex() == entry.stream_digest
+    quality = entry.qualities[0] + (0.5 if entry.variable_rate else 0)
+    result = codec.encode(torch.rand(3, 40, 56), quality=quality)
     assert torch.equal(lic_zoo.decode(result.data), result.x_hat)
+    if entry.default:
+        hub_codec = torch.hub.load(str(REPO_DIR), entry.model.replace("-", "_"), source="local", quality=quality,
+                                   metric=entry.metric)
+        assert hub_codec.weights_digest() == codec.weights_digest() and hub_codec.quality == quality

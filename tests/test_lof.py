@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from lic_zoo.lof import overfit_latent, true_cost
-from lic_zoo.transforms import pad_to_stride
 
 from conftest import synthetic_image
 
@@ -34,10 +33,10 @@ def test_lof_stream_decodes_with_the_unchanged_decoder(trained_codec, profile):
 def test_lof_never_worse_and_usually_better(codec):
     x = synthetic_image(64, 96, seed=4)[None]
     with torch.no_grad():
-        y = codec.g_a(pad_to_stride(x))
-    result = overfit_latent(codec, x, y, steps=40, lr=0.1, check_every=5)
-    assert result.best_cost <= result.initial_cost == pytest.approx(true_cost(codec, x, y))
-    assert result.best_cost == pytest.approx(true_cost(codec, x, result.y))
+        y = codec.analyse(x)
+    result = overfit_latent(codec, x, y, quality=codec.quality, steps=40, lr=0.1, check_every=5)
+    assert result.best_cost <= result.initial_cost == pytest.approx(true_cost(codec, x, y, codec.quality))
+    assert result.best_cost == pytest.approx(true_cost(codec, x, result.y, codec.quality))
     assert result.best_cost < result.initial_cost  # 40 steps on a briefly trained model do find a better latent
 
 
@@ -56,8 +55,8 @@ def test_default_budget_skips_images_large_enough_to_tile(codec, monkeypatch):
 def test_lof_time_budget(codec):
     x = synthetic_image(32, 32)[None]
     with torch.no_grad():
-        y = codec.g_a(pad_to_stride(x))
-    result = overfit_latent(codec, x, y, steps=10_000, seconds=0.5)
+        y = codec.analyse(x)
+    result = overfit_latent(codec, x, y, quality=codec.quality, steps=10_000, seconds=0.5)
     assert result.steps < 10_000 and result.seconds < 30
 
 

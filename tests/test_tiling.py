@@ -56,10 +56,10 @@ def test_halo_must_cover_the_receptive_field(extra_codec):
     """The equality above is not trivial: with too small a halo the latent changes."""
     x = synthetic_image(400, 640, seed=4)[None]
     with torch.no_grad():
-        untiled = extra_codec._analyse(x)
+        untiled = extra_codec.analyse(x)
         extra_codec.tiling = Tiling(tile=16, halo=1, min_pixels=0)
         try:
-            tiled = extra_codec._analyse(x)
+            tiled = extra_codec.analyse(x)
         finally:
             extra_codec.tiling = Tiling()
     assert not torch.equal(untiled, tiled)

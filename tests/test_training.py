@@ -87,6 +87,27 @@ def test_fast_dev_run_through_cli_leaves_a_loadable_checkpoint(fast_dev_run_dir)
     assert module.codec.lmbda == lic_zoo.get_entry("msp-lite", quality=3).lmbda
 
 
+def test_the_variable_rate_recipe_trains_one_codec_for_every_quality(folders, tmp_path, capsys):
+    """Warm start from the fixed-rate q3 weights, a quality per crop, validation per quality, gain units on
+    their own learning rate; the exported checkpoint serves fractional qualities."""
+    train, val = folders
+    args = tiny_args(train, val, tmp_path / "run", "--trainer.max_steps", "4", "--trainer.devices", "1",
+                     "--trainer.strategy", "auto", "--model.init_args.val_qualities", "[0, 8]")
+    args[2] = str(RECIPES / "msp-lite-variable.yaml")
+    run(args)
+    ckpt = tmp_path / "run" / "checkpoints" / "final.ckpt"
+    module = MSPLite.load_from_checkpoint(ckpt, map_location="cpu")
+    assert module.codec.qualities == (0, 8) and module.hparams.gain_lr == 3e-3
+    optimizer = torch.load(ckpt, map_location="cpu", weights_only=True)["optimizer_states"][0]
+    assert [g["name"] for g in optimizer["param_groups"]] == ["main", "gains", "aux"]
+    metrics = (next((tmp_path / "run" / "lightning_logs").glob("version_*")) / "metrics.csv").read_text()
+    assert "val/q0/real_bpp" in metrics and "val/q8/real_bpp" in metrics
+    codec = lic_zoo.load_local(export_checkpoint(ckpt, tmp_path / "exported"))
+    assert codec.variable_rate and codec.qualities == (0, 8)
+    result = codec.encode(synthetic_image(48, 64), quality=4.5, lof_steps=0)
+    assert torch.equal(codec.decompress(result.data), result.x_hat)
+
+
 def test_test_and_predict_subcommands_use_a_checkpoint(fast_dev_run_dir, folders, capsys):
     train, val = folders
     args = tiny_args(train, val, fast_dev_run_dir)[1:]  # without "fit"
@@ -285,7 +306,7 @@ def test_recipes_parse_through_lic_zoo_train(recipe, capsys):
 def test_modules_validate_their_arguments():
     with pytest.raises(TypeError, match="abstract"):
         MSPLightningModule()
-    with pytest.raises(UnknownModelError, match="choose from 1..8"):
+    with pytest.raises(UnknownModelError, match=r"outside mse's ladder 0\.\.8"):
         MSPLite(quality=9)
     assert MSPLite(lmbda=0.5).codec.lmbda == 0.5
 

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from .. import bitstream
-from ..codec import MSPCodec
+from ..codec import EncodeResult, MSPCodec
 from ..errors import ModelMismatchError, OutputError, UnknownModelError
 from ..image_io import atomic_write, open_image, output_format, require_file, write_image
-from ..registry import METRICS, MODELS, list_entries
+from ..registry import CHECKPOINTS, METRICS, MODELS
 from ..zoo import DEFAULT_QUALITY, codec_for_stream, load, load_local
-from . import non_negative_int
+from . import non_negative_int, positive_float, quality_value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
     p.add_argument("--model", default="msp-lite", help="zoo model name (see `lic-zoo models`)")
-    p.add_argument("--quality", type=int, default=DEFAULT_QUALITY)
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--quality", type=quality_value, metavar="Q",
+                      help=f"quality; a variable-rate codec takes any in its range, e.g. 2.5 "
+                           f"(default {DEFAULT_QUALITY}, or the --weights codec's own)")
+    rate.add_argument("--target-bpp", type=positive_float, metavar="B",
+                      help="search a variable-rate codec's qualities for B bits per pixel (whole file, within 3 %%)")
+    rate.add_argument("--target-psnr", type=positive_float, metavar="D",
+                      help="search a variable-rate codec's qualities for the fewest bits giving D dB PSNR-RGB or more")
     p.add_argument("--metric", default="mse", choices=METRICS)
     p.add_argument("--weights", type=Path, help="use exported weights from this folder instead of the zoo's")
     p.add_argument("--lof-steps", type=non_negative_int, metavar="N",
@@ -42,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_info)
 
     p = subparsers.add_parser("models", help="list the zoo")
-    p.add_argument("--all", action="store_true", help="include entries without published weights")
+    p.add_argument("--all", action="store_true", help="also list the models without published weights")
     p.set_defaults(func=_models)
 
 
@@ -71,7 +78,7 @@ def _limits(args: argparse.Namespace) -> bitstream.Limits:
 def _codec(args: argparse.Namespace) -> MSPCodec:
     if args.weights is not None:
         return load_local(args.weights)
-    return load(args.model, quality=args.quality, metric=args.metric)
+    return load(args.model, quality=DEFAULT_QUALITY if args.quality is None else args.quality, metric=args.metric)
 
 
 def _compress(args: argparse.Namespace) -> int:
@@ -80,11 +87,31 @@ def _compress(args: argparse.Namespace) -> int:
     image = open_image(args.input, limits)  # read (and validate) before the model is loaded
     codec = _codec(args)
     codec.limits = limits
-    data = codec.compress(image, lof_steps=args.lof_steps, lof_seconds=args.lof_seconds, progress=sys.stderr.isatty())
-    atomic_write(args.output, data)
+    result = codec.encode(image, quality=args.quality, target_bpp=args.target_bpp, target_psnr=args.target_psnr,
+                          lof_steps=args.lof_steps, lof_seconds=args.lof_seconds, progress=sys.stderr.isatty())
+    atomic_write(args.output, result.data)
     w, h = image.size
-    print(f"{args.output}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp ({codec.model_name} q{codec.quality})")
+    size = f"{args.output}: {len(result.data)} bytes, {8 * len(result.data) / (h * w):.4f} bpp"
+    if result.target_met is None:
+        print(f"{size} ({codec.model_name} q{result.quality:g})")
+        return 0
+    target = f"{args.target_bpp:g} bpp" if args.target_bpp is not None else f"{args.target_psnr:g} dB PSNR"
+    print(f"{size}, {result.psnr:.2f} dB PSNR-RGB ({codec.model_name} q{result.quality:g}; target {target} "
+          f"{'met' if result.target_met else 'not met'}, {result.encodes} encodes)")
+    if not result.target_met:
+        print(f"lic-zoo compress: note: {_target_note(result, target, codec.qualities)}", file=sys.stderr)
     return 0
+
+
+def _target_note(result: EncodeResult, target: str, qualities: tuple[int, int]) -> str:
+    """One line on a target a search did not meet, and what was written instead."""
+    reached = f"{result.bpp:.4f} bpp" if target.endswith("bpp") else f"{result.psnr:.2f} dB"
+    for end, name in zip(qualities, ("lowest", "highest")):
+        if result.quality == end:
+            return (f"target {target} is out of this codec's reach (qualities {qualities[0]}..{qualities[1]}): its "
+                    f"{name} quality gives {reached}; wrote that")
+    return (f"target {target} not met within the tolerance after {result.encodes} encodes; wrote the closest, "
+            f"{reached} at quality {result.quality:g}")
 
 
 def _decompress(args: argparse.Namespace) -> int:
@@ -124,15 +151,30 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    rows = [e for e in list_entries() if args.all or e.published is not None]
-    print(f"{'name':<22} {'profile':<7} {'metric':<8} {'q':>2} {'lambda':>8} {'steps':>5}  {'weights':<9} {'bpp':>6} {'PSNR':>6}")
-    for e in rows:
-        pub = e.published
-        where = "-" if pub is None else ("embedded" if pub.embedded else "hub")
-        bpp = f"{pub.bpp:.3f}" if pub and pub.bpp is not None else "-"
-        psnr = f"{pub.psnr:.2f}" if pub and pub.psnr is not None else "-"
-        print(f"{e.id:<22} {e.profile.name:<7} {e.metric:<8} {e.quality:>2} {e.lmbda:>8.4g} "
-              f"{e.profile.context_calls:>5}  {where:<9} {bpp:>6} {psnr:>6}")
-    if not rows:
-        print("no published checkpoints yet; `lic-zoo models --all` lists every entry of the zoo table")
+    """One row per published checkpoint (defaults first); ``--all`` adds the models without weights."""
+    checkpoints = sorted(CHECKPOINTS, key=lambda c: (c.model, c.metric, not c.default, c.qualities))
+    print(f"{'checkpoint':<18} {'profile':<7} {'metric':<8} {'quality':>7} {'steps':>5}  {'weights':<8} {'use':<7} "
+          f"{'bpp':>11} {'PSNR':>11}")
+    for c in checkpoints:
+        low, high = c.qualities
+        quality = f"{low:g}" if low == high else f"{low:g}-{high:g}"
+        where = "embedded" if c.embedded else "hub"
+        bpp = _span([m.bpp for m in c.measured], "{:.3f}")
+        psnr = _span([m.psnr for m in c.measured], "{:.2f}")
+        print(f"{c.id:<18} {c.profile.name:<7} {c.metric:<8} {quality:>7} {c.profile.context_calls:>5}  {where:<8} "
+              f"{'default' if c.default else 'decode':<7} {bpp:>11} {psnr:>11}")
+    if args.all:
+        for model, profile in MODELS.items():
+            for metric in METRICS:
+                if not any((c.model, c.metric) == (model, metric) for c in CHECKPOINTS):
+                    print(f"{model + '-' + metric:<18} {profile.name:<7} {metric:<8} {'-':>7} "
+                          f"{profile.context_calls:>5}  {'-':<8} {'train':<7} {'-':>11} {'-':>11}")
+    print("use: default = what `--quality` loads; decode = kept so that files it made still decode")
     return 0
+
+
+def _span(values: list[float], fmt: str) -> str:
+    if not values:
+        return "-"
+    low, high = min(values), max(values)
+    return fmt.format(low) if low == high else f"{fmt.format(low)}-{fmt.format(high)}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,9 @@ from ..errors import CodecUnavailableError, InvalidCurveError, UnknownModelError
 from ..evaluation.bdrate import METHODS, METRICS, Curve, bd_rate_curves, read_curve
 from ..evaluation.classic import CODECS, ClassicCodec
 from ..evaluation.runner import ZooCodec, list_images, run
-from ..registry import LAMBDAS, METRICS as MODEL_METRICS, MODELS, get_entry
+from ..rate import snap_quality
+from ..registry import CHECKPOINTS, MODELS, quality_range
+from ..registry import METRICS as MODEL_METRICS
 from . import EXIT_ERROR, non_negative_int
 
 
@@ -21,8 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", type=Path, help="folder of PNG/PPM/BMP/TIFF images")
     p.add_argument("--codec", action="append", default=[], metavar="NAME[,NAME...]",
                    help=f"codec(s) to run, repeatable or comma-separated: {codecs}")
-    p.add_argument("--qualities", type=_int_ranges, metavar="LIST",
-                   help="zoo codecs: quality indices, e.g. 1-6 or 1,3,5 (default: all)")
+    p.add_argument("--qualities", type=_quality_list, metavar="LIST",
+                   help="zoo codecs: qualities, e.g. 0-8, 1,3,5 or 2.5 for a variable-rate codec (default: the "
+                        "integer qualities its weights serve)")
     p.add_argument("--metric", default="mse", choices=MODEL_METRICS, help="zoo codecs: training metric")
     p.add_argument("--lof-steps", type=non_negative_int, metavar="N", help="zoo codecs: latent-overfitting steps per image "
                    "(default: the profile's)")
@@ -55,15 +59,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_plot)
 
 
-def _int_ranges(text: str) -> list[int]:
-    """``"1-3,6"`` -> ``[1, 2, 3, 6]``."""
-    values: list[int] = []
+def _quality_list(text: str) -> list[float]:
+    """``"1-3,6"`` -> ``[1, 2, 3, 6]``; fractional qualities of a variable-rate codec too: ``"0.5,2.25"``."""
+    values: list[float] = []
     try:
         for part in filter(None, text.split(",")):
             first, _, last = part.partition("-")
-            values.extend(range(int(first), int(last or first) + 1))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of integers or ranges: {text!r}") from None
+            if last:
+                values.extend(range(int(first), int(last) + 1))
+            else:
+                values.append(snap_quality(float(first)))
+    except (ValueError, UnknownModelError):
+        raise argparse.ArgumentTypeError(f"not a list of qualities or integer ranges: {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError("empty list")
     return values
@@ -94,26 +101,41 @@ def _codec_names(args: argparse.Namespace) -> list[str]:
         if name not in CODECS and name not in MODELS:
             raise UnknownModelError(f"unknown codec {name!r}; choose from {', '.join([*CODECS, *MODELS])}")
         if name in MODELS:
+            low, high = quality_range(args.metric)
             for q in args.qualities or ():
-                get_entry(name, quality=q, metric=args.metric)
+                if not low <= q <= high:
+                    raise UnknownModelError(f"quality {q:g} is outside {name}'s range {low}..{high} ({args.metric})")
     return names
 
 
 def _local_checkpoints(args: argparse.Namespace) -> None:
-    """With --weights: set --codec/--qualities from the folders and a loader that reads them."""
+    """With --weights: set --codec/--qualities from the folders and a loader that reads them. A variable-rate
+    folder serves the --qualities asked (default: the integers of its range)."""
     from ..zoo import load_local
 
     codecs = {}
     for folder in args.weights:
         codec = load_local(folder)
-        codecs[(codec.model_name, codec.metric, codec.quality)] = folder
+        if codec.variable_rate:
+            low, high = codec.qualities
+            for q in args.qualities or range(low, high + 1):
+                codec.check_quality(q)
+                codecs[(codec.model_name, codec.metric, q)] = folder
+        else:
+            codecs[(codec.model_name, codec.metric, codec.quality)] = folder
     models = {model for model, _, _ in codecs}
     metrics = {metric for _, metric, _ in codecs}
     if len(models) != 1 or len(metrics) != 1:
         raise UnknownModelError(f"--weights folders must share one model and metric, got {sorted(codecs)}")
     args.codec, args.metric = [models.pop()], metrics.pop()
     args.qualities = sorted(q for _, _, q in codecs)
-    args.loader = lambda model, *, quality, metric, pretrained: load_local(codecs[(model, metric, quality)])
+
+    def loader(model: str, *, quality: float, metric: str, pretrained: bool) -> Any:
+        codec = load_local(codecs[(model, metric, quality)])
+        codec.quality = quality
+        return codec
+
+    args.loader = loader
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -133,7 +155,7 @@ def _eval(args: argparse.Namespace) -> int:
                 continue
             codec, settings, stem = cls(), _classic_settings(cls, args.settings), name
         else:
-            settings = args.qualities or sorted(LAMBDAS[args.metric])
+            settings = args.qualities or _served_integers(name, args.metric)
             codec = ZooCodec(name, settings, metric=args.metric, lof_steps=args.lof_steps, loader=args.loader)
             stem = f"{name}-{args.metric}" + ("" if args.lof_steps is None else f"-lof{args.lof_steps}")
         path, summary = run(codec, settings, images, args.output, stem, progress=not args.no_progress)
@@ -202,3 +224,11 @@ def _plot(args: argparse.Namespace) -> int:
     path = plot_rd(args.files, args.output, metric=args.metric, title=args.title, max_bpp=args.max_bpp)
     print(f"{path}: {len(args.files)} curves ({args.metric})")
     return 0
+
+
+def _served_integers(model: str, metric: str) -> list[int]:
+    """The integer qualities the default checkpoints of ``model`` serve (all of the ladder if none)."""
+    served = sorted({q for c in CHECKPOINTS if (c.model, c.metric) == (model, metric) and c.default
+                     for q in range(math.ceil(c.qualities[0]), math.floor(c.qualities[1]) + 1)})
+    low, high = quality_range(metric)
+    return served or list(range(low, high + 1))

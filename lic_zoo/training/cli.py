@@ -23,6 +23,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.trainer import Trainer
 
 from ..errors import LicZooError
+from ..profiles import get_profile
 from .data import ImageFolderDataModule
 from .module import MSPLightningModule
 from .resume import AtomicCheckpointIO, resumed_logger
@@ -94,10 +95,10 @@ class LicZooCLI(LightningCLI):
 def run_name(class_path: str, init_args: object) -> str:
     """``msp-lite-mse-q3`` (plus ``-lmbda<value>`` when lambda is set explicitly) for a model config."""
     module, _, name = class_path.rpartition(".")
-    profile = getattr(importlib.import_module(module), name).PROFILE
+    profile = get_profile(getattr(importlib.import_module(module), name).PROFILE)
     lmbda = getattr(init_args, "lmbda", None)
     suffix = f"-lmbda{lmbda:g}" if lmbda is not None else ""
-    return f"msp-{profile}-{init_args.metric}-q{init_args.quality}{suffix}"
+    return f"{profile.model_name}-{init_args.metric}-q{init_args.quality}{suffix}"
 
 
 def run(args: Sequence[str] | None = None, *, prog: str = PROG) -> None:

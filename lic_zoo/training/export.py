@@ -15,11 +15,11 @@ from typing import Any
 import torch
 
 from ..codec import MSPCodec
-from ..errors import CorruptWeightsError, ModelMismatchError
+from ..errors import CorruptWeightsError, ModelMismatchError, WeightsUnavailableError
 from ..hub import load_pretrained, save_pretrained
-from ..profiles import PROFILES, Profile
-from ..registry import list_entries
-from ..zoo import load
+from ..profiles import Profile
+from ..registry import CHECKPOINTS, list_entries
+from ..zoo import build_codec, check_state, load_checkpoint
 
 CHECKPOINT_KEY = "lic_zoo"  # entry of a training checkpoint holding {"codec_config": MSPCodec.config}
 _CODEC_PREFIX = "codec."
@@ -48,11 +48,13 @@ def load_codec_weights(source: str) -> tuple[StateDict, dict[str, Any]]:
     Hub repo (``hf-hub:ORG/NAME``)."""
     if source.endswith(".ckpt"):
         return read_training_checkpoint(source)
-    zoo = {entry.id: entry for entry in list_entries()}
-    if source in zoo:
-        entry = zoo[source]
-        codec = load(entry.model, quality=entry.quality, metric=entry.metric)
+    checkpoint = next((c for c in CHECKPOINTS if c.id == source), None)
+    if checkpoint is not None:
+        codec = load_checkpoint(checkpoint)
         return codec.state_dict(), codec.config
+    if any(entry.id == source for entry in list_entries()):
+        raise WeightsUnavailableError(f"no pretrained weights are published for {source}; registered checkpoints: "
+                                      f"{', '.join(c.id for c in CHECKPOINTS)}")
     return load_pretrained(source)
 
 
@@ -63,37 +65,31 @@ def _profile(config: dict[str, Any]) -> Profile | None:
         return None
 
 
-def build_codec(state: StateDict, config: dict[str, Any], *, source: object) -> MSPCodec:
-    """Rebuild the codec ``config`` describes and load ``state`` into it; refuse anything that does not match."""
-    try:
-        codec = MSPCodec.from_config(config)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelMismatchError(f"{source}: the codec config is incomplete or invalid ({exc!r})") from None
-    if PROFILES.get(codec.profile.name) != codec.profile:
-        raise ModelMismatchError(f"{source}: its profile {codec.profile.name!r} differs from lic_zoo's profile of "
-                                 "that name")
-    if config.get("model") != codec.model_name:
-        raise ModelMismatchError(f"{source}: its config names model {config.get('model')!r} for a "
-                                 f"{codec.model_name} profile")
-    load_into_codec(codec, state, config, source=source)
-    return codec
-
-
 def load_into_codec(codec: MSPCodec, state: StateDict, config: dict[str, Any], *, source: object) -> None:
-    """Load weights of the same profile into ``codec`` (other quality or lambda is fine: that is fine-tuning)."""
+    """Load weights of the same profile into ``codec`` (other quality or lambda is fine: that is fine-tuning).
+
+    A fixed-rate checkpoint also warm-starts a variable-rate codec: see :func:`widen_to_variable_rate`.
+    """
     if _profile(config) != codec.profile:
         raise ModelMismatchError(f"{source} holds a {config.get('model', 'unknown')} checkpoint, which does not fit "
                                  f"this {codec.model_name} codec")
-    expected = codec.state_dict()
-    problems = [f"missing {k}" for k in sorted(expected.keys() - state.keys())]
-    problems += [f"unexpected {k}" for k in sorted(state.keys() - expected.keys())]
-    problems += [f"{k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}"
-                 for k, v in expected.items() if k in state and state[k].shape != v.shape]
-    if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise ModelMismatchError(f"{source}: weights do not match the {codec.model_name} config: "
-                                 f"{'; '.join(problems[:3])}{more}")
+    if codec.variable_rate and not config.get("qualities"):
+        state = widen_to_variable_rate(state, codec)
+    check_state(codec, state, source=source)
     codec.load_state_dict(state)
+
+
+def widen_to_variable_rate(state: StateDict, codec: MSPCodec) -> StateDict:
+    """A fixed-rate codec's weights completed for the variable-rate ``codec``: its gain units as initialised, and
+    a zero weight for the context network's quality input, so the network starts as the fixed-rate one."""
+    own = codec.state_dict()
+    widened = dict(state)
+    widened.update({k: v for k, v in own.items() if k.startswith("gains.")})
+    name = "entropy.context.conv_in.weight"
+    if name in state and state[name].shape[1] + 1 == own[name].shape[1]:
+        extra = state[name].new_zeros(state[name].shape[0], 1, *state[name].shape[2:])
+        widened[name] = torch.cat([state[name], extra], dim=1)
+    return widened
 
 
 def export_checkpoint(

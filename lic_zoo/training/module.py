@@ -30,7 +30,7 @@ from torchmetrics.image import MultiScaleStructuralSimilarityIndexMeasure, PeakS
 from ..codec import MSPCodec, MSPOutput
 from ..image_io import to_uint8
 from ..losses import rd_loss
-from ..registry import get_entry
+from ..rate import GAIN_REFERENCE_QUALITY, lambda_for
 from .export import CHECKPOINT_KEY, load_codec_weights, load_into_codec
 
 QUANTILES = "codec.entropy.factorized.quantiles"
@@ -63,12 +63,18 @@ class MSPLightningModule(pl.LightningModule):
     """Trains an :class:`~lic_zoo.codec.MSPCodec` of the subclass's ``PROFILE``.
 
     Args:
-        quality: zoo quality index; sets lambda from ``lic_zoo.registry.LAMBDAS[metric]`` (MSE: 1..8 =
-            0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18).
+        quality: quality of a fixed-rate codec (the default quality of a variable-rate one); sets lambda from
+            ``lic_zoo.rate.LAMBDAS[metric]`` (MSE: 0..8 = 0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483,
+            0.0932, 0.18; fractional qualities interpolate geometrically).
+        qualities: ``[low, high]`` trains one variable-rate codec for that whole range (gain units,
+            ``docs/variable-rate.md``); each crop draws its quality uniformly from it.
+        val_qualities: qualities a variable-rate codec is validated at (default: both ends and the middle).
         metric: distortion of the RD loss, "mse" or "ms-ssim".
         lmbda: explicit lambda, overriding the quality's (the quality still names the checkpoint).
         lr: peak learning rate of the networks (Adam).
         aux_lr: learning rate of the factorised density's quantiles (constant).
+        gain_lr: peak learning rate of a variable-rate codec's gain units (default: ``lr``); on the networks'
+            schedule. A few hundred values that set every quality's rate: they can move faster than the networks.
         lr_schedule: "cosine" (decay to ``final_lr_factor * lr`` at the last step) or "constant".
         warmup_steps: linear warm-up steps from ``lr / warmup_steps`` to ``lr``.
         final_lr_factor: learning rate at the end of the cosine, relative to ``lr``.
@@ -85,11 +91,14 @@ class MSPLightningModule(pl.LightningModule):
 
     def __init__(
         self,
-        quality: int = 3,
+        quality: float = 3,
         metric: Literal["mse", "ms-ssim"] = "mse",
         lmbda: float | None = None,
+        qualities: tuple[int, int] | None = None,
+        val_qualities: list[float] | None = None,
         lr: float = 1e-4,
         aux_lr: float = 1e-3,
+        gain_lr: float | None = None,
         lr_schedule: Literal["cosine", "constant"] = "cosine",
         warmup_steps: int = 0,
         final_lr_factor: float = 0.1,
@@ -101,19 +110,46 @@ class MSPLightningModule(pl.LightningModule):
         super().__init__()
         if not hasattr(self, "PROFILE"):
             raise TypeError("MSPLightningModule is abstract: use MSPLite, MSPBase or MSPExtra")
-        entry = get_entry(f"msp-{self.PROFILE}", quality=quality, metric=metric)
+        if qualities is not None and lmbda is not None:
+            raise ValueError("a variable-rate codec (qualities) takes its lambdas from the quality ladder, not lmbda")
+        lambda_for(metric, quality)  # refuses a quality outside the metric's ladder
         self.save_hyperparameters()
         self.automatic_optimization = False
-        lmbda = entry.lmbda if lmbda is None else lmbda
-        self.codec = MSPCodec(self.PROFILE, metric=metric, quality=quality, lmbda=lmbda)
+        self.codec = MSPCodec(self.PROFILE, metric=metric, quality=quality, lmbda=lmbda, qualities=qualities)
+        if qualities is None:
+            self.val_qualities = [self.codec.quality]
+        else:
+            self.val_qualities = list(val_qualities or (qualities[0], (qualities[0] + qualities[1]) / 2, qualities[1]))
+            for q in self.val_qualities:
+                self.codec.check_quality(q)
         DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self, [QUANTILES])
-        self.eval_metrics = nn.ModuleDict({"val": _eval_metrics(), "test": _eval_metrics()})
+        self.eval_metrics = nn.ModuleDict({
+            stage: nn.ModuleList(_eval_metrics() for _ in self.val_qualities) for stage in ("val", "test")
+        })
+        self.mean_loss = nn.ModuleDict({stage: MeanMetric() for stage in ("val", "test")})
         self.lof_options: dict[str, Any] = {"lof_steps": 0}  # set by the LatentOverfitting callback
 
     # ----------------------------------------------------------------- loss
-    def rd_loss(self, out: MSPOutput, x: Tensor) -> dict[str, Tensor]:
-        """Rate-distortion loss and its terms; rate in bits per pixel, averaged over the batch."""
-        return rd_loss(out.bits, out.x_hat, x, metric=self.codec.metric, lmbda=self.codec.lmbda)
+    def rd_loss(self, out: MSPOutput, x: Tensor, quality: Tensor | None = None) -> dict[str, Tensor]:
+        """Rate-distortion loss and its terms; rate in bits per pixel, averaged over the batch.
+
+        With per-image qualities (B,), each image has its quality's lambda, and its loss is weighted by
+        ``(lambda / lambda_ref) ** -0.5`` (``lambda_ref`` that of the gains' reference quality): the RD loss of a
+        trained codec grows about like ``lambda ** 0.5`` along the ladder, so every quality pulls about equally.
+        """
+        if quality is None:
+            return rd_loss(out.bits, out.x_hat, x, metric=self.codec.metric, lmbda=self.codec.lmbda)
+        metric = self.codec.metric
+        lmbda = torch.tensor([lambda_for(metric, q) for q in quality.tolist()], device=x.device)
+        weights = (lmbda / lambda_for(metric, GAIN_REFERENCE_QUALITY)) ** -0.5
+        return rd_loss(out.bits, out.x_hat, x, metric=metric, lmbda=lmbda, weights=weights)
+
+    def sample_qualities(self, batch: int) -> Tensor | None:
+        """Training qualities of a batch: uniform over the ladder (log-uniform lambda); None for fixed rate."""
+        if self.codec.qualities is None:
+            return None
+        low, high = self.codec.qualities
+        return torch.empty(batch, device=self.device).uniform_(low, high)
 
     # ----------------------------------------------------------------- training
     def setup(self, stage: str) -> None:
@@ -128,11 +164,12 @@ class MSPLightningModule(pl.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         quantiles = self.codec.entropy.factorized.quantiles
-        main = [p for p in self.codec.parameters() if p is not quantiles]
-        optimizer = torch.optim.Adam([
-            {"params": main, "lr": hp.lr, "name": "main"},
-            {"params": [quantiles], "lr": hp.aux_lr, "name": "aux"},
-        ])
+        gains = [] if self.codec.gains is None else list(self.codec.gains.parameters())
+        main = [p for p in self.codec.parameters() if p is not quantiles and all(p is not g for g in gains)]
+        groups = [{"params": main, "lr": hp.lr, "name": "main"}]
+        if gains:
+            groups.append({"params": gains, "lr": hp.lr if hp.gain_lr is None else hp.gain_lr, "name": "gains"})
+        optimizer = torch.optim.Adam([*groups, {"params": [quantiles], "lr": hp.aux_lr, "name": "aux"}])
         total = self.trainer.estimated_stepping_batches
         if not math.isfinite(total):
             if hp.lr_schedule == "cosine":
@@ -140,12 +177,13 @@ class MSPLightningModule(pl.LightningModule):
             total = 0
         main_factor = functools.partial(lr_factor, warmup=hp.warmup_steps, total=int(total), final=hp.final_lr_factor,
                                         schedule=hp.lr_schedule)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [main_factor, _constant])
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [main_factor] * len(groups) + [_constant])
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         optimizer = self.optimizers()
-        terms = self.rd_loss(self.codec(batch), batch)
+        quality = self.sample_qualities(batch.shape[0])
+        terms = self.rd_loss(self.codec(batch, quality=quality), batch, quality)
         optimizer.zero_grad()
         self.manual_backward(terms["loss"])
         self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
@@ -179,31 +217,38 @@ class MSPLightningModule(pl.LightningModule):
         """RD loss and estimated bpp from the likelihoods; PSNR and MS-SSIM of the 8-bit reconstruction.
 
         With ``real_coding``, also the bpp of the real bitstream and the PSNR of its decoded image. Batches hold one
-        full image. MS-SSIM skips images with a side of 160 pixels or less.
+        full image. MS-SSIM skips images with a side of 160 pixels or less. A variable-rate codec is evaluated at
+        every validation quality (``{stage}/q{quality}/...``); ``{stage}/loss`` is then the mean of their weighted
+        losses, the number checkpoints are chosen by.
         """
-        metrics = self.eval_metrics[stage]
-        out = self.codec(x)
-        terms = self.rd_loss(out, x)
-        x_8bit = to_uint8(out.x_hat).float() / 255
-        metrics["loss"].update(terms["loss"])
-        metrics["bpp"].update(terms["bpp"])
-        metrics["psnr"].update(x_8bit, x)
-        logged = ["loss", "bpp", "psnr"]
-        if min(x.shape[-2:]) >= MS_SSIM_MIN_SIDE:
-            metrics["ms_ssim"].update(x_8bit, x)
-            logged.append("ms_ssim")
-        if real_coding:
-            data, decoded = self._code(x[0])
-            metrics["real_bpp"].update(len(data) * 8 / (x.shape[-2] * x.shape[-1]))
-            metrics["real_psnr"].update(to_uint8(decoded)[None].float() / 255, x)
-            logged += ["real_bpp", "real_psnr"]
-        for name in logged:
-            self.log(f"{stage}/{name}", metrics[name], prog_bar=name in ("loss", "bpp", "psnr"), batch_size=1)
+        variable = self.codec.variable_rate
+        for quality, metrics in zip(self.val_qualities, self.eval_metrics[stage]):
+            qualities = torch.full((x.shape[0],), float(quality), device=x.device) if variable else None
+            out = self.codec(x, quality=qualities)
+            terms = self.rd_loss(out, x, qualities)
+            self.mean_loss[stage].update(terms["loss"])
+            x_8bit = to_uint8(out.x_hat).float() / 255
+            metrics["loss"].update(terms["loss"])
+            metrics["bpp"].update(terms["bpp"])
+            metrics["psnr"].update(x_8bit, x)
+            logged = ["bpp", "psnr"]
+            if min(x.shape[-2:]) >= MS_SSIM_MIN_SIDE:
+                metrics["ms_ssim"].update(x_8bit, x)
+                logged.append("ms_ssim")
+            if real_coding:
+                data, decoded = self._code(x[0], quality)
+                metrics["real_bpp"].update(len(data) * 8 / (x.shape[-2] * x.shape[-1]))
+                metrics["real_psnr"].update(to_uint8(decoded)[None].float() / 255, x)
+                logged += ["real_bpp", "real_psnr"]
+            prefix = f"{stage}/q{quality:g}/" if variable else f"{stage}/"
+            for name in logged:
+                self.log(prefix + name, metrics[name], prog_bar=not variable and name in ("bpp", "psnr"), batch_size=1)
+        self.log(f"{stage}/loss", self.mean_loss[stage], prog_bar=True, batch_size=1)
 
-    def _code(self, image: Tensor) -> tuple[bytes, Tensor]:
+    def _code(self, image: Tensor, quality: float | None = None) -> tuple[bytes, Tensor]:
         """Compress and decompress one (3, H, W) image for real, in full precision."""
         with torch.autocast(self.device.type, enabled=False):
-            data = self.codec.compress(image.float(), **self.lof_options)
+            data = self.codec.compress(image.float(), quality=quality, **self.lof_options)
             return data, self.codec.decompress(data)
 
     def predict_step(self, batch: Tensor, batch_idx: int) -> dict[str, Any]:
