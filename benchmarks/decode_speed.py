@@ -23,10 +23,11 @@ from pathlib import Path
 
 import torch
 
+from lic_zoo.registry import MODELS as ZOO_MODELS
 from lic_zoo.transforms import latent_shape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-MODELS = ("msp-lite", "msp-base", "msp-extra", "hyperprior", "serial-context")
+MODELS = (*ZOO_MODELS, "hyperprior", "serial-context")
 DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "speed-2k" / "speed01-2048x1152.png"
 
 
@@ -43,13 +44,13 @@ def measure(model: str, height: int, width: int, repeats: int, image_path: Path,
     """Run in the child process: time encode and decode of one model at one size."""
     torch.manual_seed(0)
     shape = latent_shape(height, width)
-    if model.startswith("msp-"):
+    if model in ZOO_MODELS:
         from lic_zoo import MSPCodec
         from lic_zoo.image_io import load_image
         from lic_zoo.zoo import load_local
 
         trained = weights is not None and load_local(weights).model_name == model
-        codec = load_local(weights) if trained else MSPCodec(model.removeprefix("msp-")).eval()
+        codec = load_local(weights) if trained else MSPCodec(ZOO_MODELS[model]).eval()
         image = load_image(image_path)[0][:, :height, :width]
         enc, data = median_time(lambda: codec.compress(image, lof_steps=0), repeats)
         dec, _ = median_time(lambda: codec.decompress(data), repeats)
@@ -100,7 +101,7 @@ def main() -> None:
         serial = next((r["decode_s"] for r in rows if r["model"] == "serial-context"), None)
         for r in rows:
             ratio = f"{serial / r['decode_s']:.1f}x faster" if serial else "-"
-            bpp = f"{r['bpp']:.3f}" if r["model"].startswith("msp-") else "-"
+            bpp = f"{r['bpp']:.3f}" if r["model"] in ZOO_MODELS else "-"
             print(f"| {r['model']} | {r['size']} | {r['steps']} | {bpp} | {r['encode_s']:.2f} | {r['decode_s']:.2f} | {ratio} "
                   f"| {r['peak_rss_mb']:.0f} |", flush=True)
 

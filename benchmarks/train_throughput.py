@@ -27,9 +27,8 @@ import torch.multiprocessing as mp
 
 from lic_zoo import transforms
 from lic_zoo.training.data import RandomCropDataset, scan_folder
-from lic_zoo.training import MSPBase, MSPExtra, MSPLite
-
-MODULES = {"lite": MSPLite, "base": MSPBase, "extra": MSPExtra}
+from lic_zoo.profiles import get_profile
+from lic_zoo.training import MSPLightningModule
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def _worker(rank: int, variant: Variant, args: argparse.Namespace, crop: int, po
     if not variant.channels_last:
         transforms.channels_last = lambda x: x.contiguous()  # type: ignore[assignment]
     torch.manual_seed(rank)
-    module = MODULES[args.profile](lr_schedule="constant")
+    module = MSPLightningModule(profile=args.profile, lr_schedule="constant")
     codec = module.codec.train()
     model: torch.nn.Module = codec
     if variant.compile:
@@ -133,7 +132,7 @@ def main() -> None:
     args = parser.parse_args()
     names = list(VARIANTS) if args.variants == ["all"] else args.variants
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-          f"msp-{args.profile}, batch {args.batch_size} per process, median of {args.steps} steps after "
+          f"{get_profile(args.profile).model_name}, batch {args.batch_size} per process, median of {args.steps} steps after "
           f"{args.warmup}, load average {os.getloadavg()[0]:.1f} at start\n")
     print("| variant | crop | k pixels/s | vs the first row |\n|---|---|---|---|")
     runs = [(VARIANTS[n], c) for n in names for c in args.crops]

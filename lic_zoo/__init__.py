@@ -19,6 +19,7 @@ from .errors import (
     OutputError,
     UnknownModelError,
     UnsupportedInputError,
+    WeightsNameError,
     WeightsUnavailableError,
 )
 from .profiles import PROFILES, Profile
@@ -30,6 +31,6 @@ __version__ = "0.1.0"
 __all__ = [
     "CHECKPOINTS", "Checkpoint", "CorruptStreamError", "DigestMismatchError", "EncodeResult", "LicZooError", "LicZooWarning", "LimitExceededError",
     "Limits", "MSPCodec", "MSPOutput", "ModelMismatchError", "OutputError", "PROFILES", "Profile", "UnknownModelError",
-    "UnsupportedInputError", "WeightsUnavailableError", "ZooEntry", "decode", "decode_file", "get_entry",
+    "UnsupportedInputError", "WeightsNameError", "WeightsUnavailableError", "ZooEntry", "decode", "decode_file", "get_entry",
     "list_entries", "load", "load_local",
 ]

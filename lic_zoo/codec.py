@@ -15,7 +15,7 @@ from .entropy_coding import FACTORIZED_HALF_RANGE, GAUSSIAN_HALF_RANGE, Decoder,
 from .entropy_models import scale_indices
 from .errors import ModelMismatchError, UnknownModelError
 from .image_io import as_image_tensor, tensor_to_pil
-from .lof import overfit_latent
+from .lof import LOF_LR, overfit_latent
 from .msp import Gains, MSPEntropyModel, Step, subsample, with_gains
 from .profiles import Profile, get_profile
 from .rate import CodingGains, GainUnits, LAMBDAS, lambda_for, snap_quality
@@ -23,7 +23,6 @@ from .tiling import Tiling, analyse_tiled, synthesize_tiled
 from .transforms import AnalysisTransform, SynthesisTransform, latent_shape, pad_to_stride
 
 CONFIG_FORMAT = 2  # 2: variable-rate codecs ("qualities"); 1 had fixed-rate ones only
-LOF_LR = 0.01
 
 
 @dataclass

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-ACT_FRAC_BITS = 12  # activations are multiples of 1/4096 at coding time (8 bits cost 0.34 % in rate, 12 bits 0.02 %)
+ACT_FRAC_BITS = 12  # activations are multiples of 1/4096 at coding time (rate cost: docs/robustness.md)
 ACT_LIMIT = float(2**26)  # |activation| <= 16384 (in units of 1/4096: 2**26)
 WEIGHT_BITS = 15  # |integer weight| < 2**15
 EXACT_SUM_LIMIT = 2.0**53  # float64 integers are exact below this
@@ -73,7 +73,7 @@ class _ExactConv:
 
     A k x k convolution runs as k*k in-place matrix products on the zero-padded input flattened row by row: the
     tap (i, j) of every output position is the input ``i`` rows and ``j`` columns further on in that flat array,
-    so each tap is a contiguous slice and needs no im2col copy (about 3x faster than float64 ``conv2d``).
+    so each tap is a contiguous slice and needs no im2col copy (faster than float64 ``conv2d``: docs/speed.md).
     Outputs land on a grid ``k - 1`` columns wider than the image; the extra columns are cropped.
     """
 

@@ -4,7 +4,7 @@ Two model families, both categorical tables: one quantised zero-mean Gaussian pe
 scale table for the context-coded steps, and per-channel tables for the factorised coarsest scale. Within a
 step, symbols are coded grouped by scale index (stably, so both sides know the order from the scales alone),
 each group with its one fixed table: table lookups instead of evaluating and inverting a Gaussian per symbol
-(4x faster decoding). Symbols are clamped to the coded range by the caller, so the coder never sees an
+(how much faster: docs/speed.md, "Third session"). Symbols are clamped to the coded range by the caller, so the coder never sees an
 out-of-range value.
 """
 from __future__ import annotations

@@ -17,6 +17,11 @@ class WeightsUnavailableError(LicZooError):
     """Pretrained weights for this zoo entry are not published, not cached, or cannot be fetched."""
 
 
+class WeightsNameError(LicZooError, ValueError):
+    """A weights name is malformed or could name two sources (``ORG/NAME`` that is also a local folder); the message
+    gives the explicit spelling of each (see :mod:`lic_zoo.weights_source`)."""
+
+
 class ModelMismatchError(LicZooError):
     """A stream or checkpoint was made by a different model or weights version."""
 

@@ -26,24 +26,22 @@ from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub.utils import (
     EntryNotFoundError,
     HfHubHTTPError,
-    HFValidationError,
     LocalEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
-    validate_repo_id,
 )
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
-from .errors import CorruptWeightsError, DigestMismatchError, PublishError, WeightsUnavailableError
+from .errors import CorruptWeightsError, DigestMismatchError, PublishError, WeightsNameError, WeightsUnavailableError
 from .image_io import atomic_write
 from .model_card import PLOT_NAME, WeightsInfo, render_model_card
+from .weights_source import HUB_PREFIX, is_repo_id, parse_weights_name
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
 UPLOADED_FILES = (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME, PLOT_NAME)
-HUB_PREFIX = "hf-hub:"
 
 # Everything huggingface_hub raises for an unreachable Hub, a refused request or a missing file.
 _HUB_ERRORS = (OSError, EntryNotFoundError, httpx2.HTTPError)
@@ -110,54 +108,43 @@ def load_pretrained(
     local_files_only: bool | None = None,
     endpoint: str | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load ``(state_dict, config)`` from a checkpoint directory or a Hub repo (``hf-hub:ORG/NAME`` or ``ORG/NAME``).
+    """Load ``(state_dict, config)`` from a checkpoint directory or a Hub repo (``hf-hub:ORG/NAME[@REVISION]``).
 
     Floating-point tensors come back as float32. ``revision`` (branch, tag or commit) and the other Hub arguments
     are those of :func:`download`; a directory has one version only, so they do not apply to it (pin its content
     with ``sha256``). With ``sha256``, ``model.safetensors`` must have that digest, else
     :class:`DigestMismatchError`. Missing files and unreachable or offline Hubs raise
-    :class:`WeightsUnavailableError`; unreadable files :class:`CorruptWeightsError`.
+    :class:`WeightsUnavailableError`; unreadable files :class:`CorruptWeightsError`. A ``str`` is parsed as in
+    :func:`lic_zoo.weights_source.parse_weights_name`: ``ORG/NAME`` without the prefix is refused
+    (:class:`~lic_zoo.errors.WeightsNameError`), since it could as well be a folder.
     """
-    directory = _local_directory(source)
-    if directory is None:
+    parsed = parse_weights_name(source)
+    if parsed.kind == "hub":
+        if parsed.revision is not None and revision is not None and parsed.revision != revision:
+            raise WeightsNameError(f"{source} names revision {parsed.revision!r}, and revision={revision!r} was given")
         directory = download(
-            str(source),
-            revision=revision,
+            parsed.location,
+            revision=parsed.revision or revision,
             sha256=sha256,
             cache_dir=cache_dir,
             local_files_only=local_files_only,
             endpoint=endpoint,
         )
-    else:
+    elif parsed.kind == "folder":
+        directory = Path(parsed.location)
         _require_checkpoint(directory)
         if sha256 is not None:
             verify_sha256(directory / WEIGHTS_NAME, sha256)
+    else:
+        what = "registered checkpoint" if parsed.kind == "checkpoint" else "training checkpoint"
+        raise WeightsUnavailableError(f"{source} is a {what}, not a checkpoint folder or Hub repo; load it with "
+                                      "lic_zoo.load_local or lic_zoo.weights_source.resolve_weights")
     return _read_checkpoint(directory)
 
 
-def _local_directory(source: str | os.PathLike[str]) -> Path | None:
-    """The directory ``source`` names, or None if it names a Hub repo."""
-    if not isinstance(source, str):
-        return Path(source)
-    if source.startswith(HUB_PREFIX):
-        return None
-    if os.path.isdir(source):
-        return Path(source)
-    if _is_repo_id(source):
-        return None
-    raise WeightsUnavailableError(f"{source!r} is not a directory, nor a Hub repo id (ORG/NAME or hf-hub:ORG/NAME)")
-
-
-def _is_repo_id(text: str) -> bool:
-    """Whether ``text`` is a Hub repo id with an owner: ``ORG/NAME``."""
-    try:
-        validate_repo_id(text)
-    except HFValidationError:
-        return False
-    return "/" in text
-
-
 def _require_checkpoint(directory: Path) -> None:
+    if not directory.is_dir():
+        raise WeightsUnavailableError(f"{directory}: no such checkpoint folder")
     for name in (WEIGHTS_NAME, CONFIG_NAME):
         if not (directory / name).is_file():
             raise WeightsUnavailableError(f"{directory} is not a checkpoint directory: it has no {name}")
@@ -209,7 +196,7 @@ def download(
     same commit as the weights, even when a branch moves between the two requests.
     """
     repo_id = repo_id.removeprefix(HUB_PREFIX)
-    if not _is_repo_id(repo_id):
+    if not is_repo_id(repo_id):
         raise WeightsUnavailableError(f"{repo_id!r} is not a Hub repo id (ORG/NAME)")
     offline = _offline_mode() if local_files_only is None else local_files_only
     fetch = {"cache_dir": cache_dir, "local_files_only": offline, "endpoint": endpoint}

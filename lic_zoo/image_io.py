@@ -168,8 +168,3 @@ def write_image(image: Image.Image, path: str | os.PathLike) -> None:
     buf = io.BytesIO()
     image.save(buf, format=fmt, **options)
     atomic_write(path, buf.getvalue())
-
-
-def save_image(x: torch.Tensor, path: str | os.PathLike, layout: str = "RGB") -> None:
-    """Write a [0, 1] tensor as an 8-bit image file, atomically."""
-    write_image(tensor_to_pil(x, layout), path)

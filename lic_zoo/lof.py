@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .codec import MSPCodec
 
 NOISE_SEED = 0
+LOF_LR = 0.01  # Adam learning rate of the latent: the default of every LOF entry point (docs/lof.md)
 
 
 @dataclass
@@ -47,7 +48,7 @@ def true_cost(codec: "MSPCodec", x: Tensor, y: Tensor, quality: float) -> float:
         return rd_loss(bits, x_hat, x, metric=codec.metric, lmbda=codec.lmbda_at(quality))["loss"].item()
 
 
-def overfit_latent(codec: "MSPCodec", x: Tensor, y: Tensor, *, quality: float, steps: int, lr: float = 0.01,
+def overfit_latent(codec: "MSPCodec", x: Tensor, y: Tensor, *, quality: float, steps: int, lr: float = LOF_LR,
                    seconds: float | None = None, check_every: int = 10, progress: bool = False) -> LOFResult:
     """Optimise the gained latent ``y`` (1, C, h, w) of image ``x`` (1, 3, H, W) at ``quality``; see the module
     docstring."""

@@ -3,6 +3,13 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from .errors import MissingDependencyError
+
+# rd_loss with "ms-ssim" runs in training (whose extra brings torchmetrics) and in latent overfitting, which an
+# encoder-only install reaches by compressing with an ms-ssim codec.
+MS_SSIM_MISSING = ("MS-SSIM, the distortion of ms-ssim codecs that latent overfitting minimises, needs torchmetrics: "
+                   "pip install 'lic-zoo[train]', or encode without latent overfitting (lof_steps=0, --lof-steps 0)")
+
 
 def rd_loss(bits: Tensor, x_hat: Tensor, x: Tensor, *, metric: str, lmbda: float | Tensor,
             weights: Tensor | None = None) -> dict[str, Tensor]:
@@ -18,7 +25,10 @@ def rd_loss(bits: Tensor, x_hat: Tensor, x: Tensor, *, metric: str, lmbda: float
         terms = {"mse": distortion.mean()}
         scaled = 255**2 * distortion
     else:
-        from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
+        try:
+            from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
+        except ImportError:
+            raise MissingDependencyError(MS_SSIM_MISSING) from None
 
         similarity = ms_ssim(x_hat, x, data_range=1.0, reduction="none")
         terms = {"ms_ssim": similarity.mean()}

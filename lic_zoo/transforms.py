@@ -35,7 +35,7 @@ class SimplifiedGDN(nn.Module):
         norm = norm.view(b, h, w, c).permute(0, 3, 1, 2)
         if torch.is_grad_enabled():
             return x * norm if self.inverse else x / norm
-        # Coding: the output reuses norm's memory (autograd would need norm intact); about 5 % off a 2K synthesis.
+        # Coding: the output reuses norm's memory (autograd would need norm intact); gain: docs/speed.md.
         return norm.mul_(x) if self.inverse else torch.div(x, norm, out=norm)
 
 

@@ -13,6 +13,7 @@ from .errors import ModelMismatchError, UnknownModelError, WeightsUnavailableErr
 from .profiles import PROFILES
 from .rate import snap_quality
 from .registry import Checkpoint, check_model, checkpoint_for_stream, find_checkpoint, get_entry, quality_range
+from .weights_source import HUB_PREFIX, resolve_weights
 
 EMBEDDED_WEIGHTS = Path(__file__).parent / "weights"
 
@@ -53,24 +54,28 @@ def find_checkpoint_or_none(name: str, metric: str, quality: float) -> Checkpoin
 
 def load_checkpoint(checkpoint: Checkpoint) -> MSPCodec:
     """The codec of a published checkpoint, in eval mode, its file digest checked."""
+    return build_codec(*checkpoint_weights(checkpoint), source=checkpoint.id)
+
+
+def checkpoint_weights(checkpoint: Checkpoint) -> tuple[dict[str, torch.Tensor], dict]:
+    """``(state_dict, config)`` of a published checkpoint (embedded, or from the Hub at its pinned revision), its
+    file digest checked."""
     from .hub import load_pretrained
 
     if checkpoint.embedded:
-        source, revision = EMBEDDED_WEIGHTS / checkpoint.id, None
+        source = EMBEDDED_WEIGHTS / checkpoint.id
     elif checkpoint.revision is None:
         raise WeightsUnavailableError(f"{checkpoint.id} is not published on the Hub yet")
     else:
-        source, revision = checkpoint.hub_repo, checkpoint.revision
-    state, config = load_pretrained(source, revision=revision, sha256=checkpoint.sha256)
-    return build_codec(state, config, source=checkpoint.id)
+        source = f"{HUB_PREFIX}{checkpoint.hub_repo}@{checkpoint.revision}"
+    return load_pretrained(source, sha256=checkpoint.sha256)
 
 
-def load_local(directory: str | os.PathLike, *, device: str | torch.device = "cpu") -> MSPCodec:
-    """Build a codec from an exported folder (``model.safetensors`` + ``config.json``), in eval mode."""
-    from .hub import load_pretrained
-
-    state, config = load_pretrained(Path(directory))
-    return build_codec(state, config, source=directory).to(device)
+def load_local(name: str | os.PathLike, *, device: str | torch.device = "cpu") -> MSPCodec:
+    """Build a codec, in eval mode, from weights named any way :mod:`lic_zoo.weights_source` reads: an exported
+    folder (``model.safetensors`` + ``config.json``), a training ``.ckpt``, a registered checkpoint id
+    (``msp-lite-mse-q3``) or ``hf-hub:ORG/NAME[@REVISION]``. A :class:`~pathlib.Path` is always a path."""
+    return build_codec(*resolve_weights(name), source=name).to(device)
 
 
 def build_codec(state: dict[str, torch.Tensor], config: dict, *, source: object) -> MSPCodec:

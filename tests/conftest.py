@@ -1,15 +1,12 @@
-"""Shared fixtures: isolated caches, small synthetic images, tiny trained codecs."""
+"""Shared fixtures: isolated caches, tiny trained codecs (helpers that tests import live in codec_helpers.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 from huggingface_hub import constants
 
-
-CLOSED_ENDPOINT = "http://127.0.0.1:9"  # nothing listens on the discard port: a stray request fails at once
+from codec_helpers import CLOSED_ENDPOINT, briefly_trained
 
 
 @pytest.fixture(autouse=True)
@@ -35,26 +32,9 @@ def isolated_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return paths["HF_HUB_CACHE"]
 
 
-def synthetic_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
-    """A photo-like (3, H, W) image in [0, 1]: smooth gradients, a few edges and mild texture."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width), indexing="ij")
-    channels = []
-    for c in range(3):
-        a, b, f = rng.uniform(0.2, 0.8, 3)
-        base = a * xx + (1 - a) * yy * b + 0.15 * np.sin(2 * np.pi * (f * 3 * xx + c * yy))
-        base += 0.25 * ((xx - rng.uniform()) ** 2 + (yy - rng.uniform()) ** 2 < rng.uniform(0.02, 0.1))
-        channels.append(base)
-    img = np.stack(channels) + rng.normal(0, 0.02, (3, height, width))
-    img = (img - img.min()) / (np.ptp(img) + 1e-9)
-    return torch.from_numpy(img.astype(np.float32))
-
-
 @pytest.fixture(scope="session")
 def trained_codec():
     """``trained_codec(profile)``: a briefly trained codec, trained once per session (do not modify it)."""
-    from codec_helpers import briefly_trained
-
     cache = {}
 
     def get(profile: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
 from lic_zoo.evaluation import classic
 from lic_zoo.evaluation.classic import CODECS, Vvc, rgb_to_yuv420p10, yuv420p10_to_rgb
 from lic_zoo.evaluation.metrics import psnr_rgb

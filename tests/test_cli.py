@@ -14,7 +14,7 @@ from PIL import Image
 from lic_zoo.cli import main
 from lic_zoo.hub import save_pretrained
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from lic_zoo import (
 )
 from lic_zoo.context import ExactContextNetwork
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
 
 PROFILES = ("lite", "base", "extra")
 

@@ -21,7 +21,7 @@ from lic_zoo.image_io import to_uint8
 from lic_zoo.transforms import latent_shape
 from lic_zoo.zoo import load_local
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
 
 DECODE_SCRIPT = """
 import hashlib, sys, numpy, torch

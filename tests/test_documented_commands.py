@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from lic_zoo.cli import main
-from lic_zoo.image_io import save_image
 
-from conftest import synthetic_image
+from codec_helpers import save_image, synthetic_image
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER = "<!-- tested-commands"

@@ -225,6 +225,17 @@ def test_metrics_psnr_and_ms_ssim():
     assert math.isnan(ms_ssim_rgb(ref[:-9], ref[:-9]))  # under the minimum side: NaN, not fewer scales
 
 
+def test_ms_ssim_min_side_is_the_smallest_side_torchmetrics_takes():
+    """torchmetrics' 5-scale, 11-px MS-SSIM says "larger than 160" but refuses 161..175 too: 176 is the minimum."""
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
+
+    ms_ssim(torch.rand(1, 3, MS_SSIM_MIN_SIDE, MS_SSIM_MIN_SIDE), torch.rand(1, 3, MS_SSIM_MIN_SIDE, MS_SSIM_MIN_SIDE),
+            data_range=1.0)
+    for side in (161, MS_SSIM_MIN_SIDE - 1):
+        with pytest.raises(ValueError, match="larger than 160"):
+            ms_ssim(torch.rand(1, 3, side, side), torch.rand(1, 3, side, side), data_range=1.0)
+
+
 def test_bdrate_on_three_points_gives_pchip_and_succeeds(tmp_path, capsys):
     """The default `--method both` on 3-point curves: cubic does not apply (n/a, reason on stderr), exit 0."""
     vtm = write_results(tmp_path / "vtm.json", "VTM", [c[:3] for c in VTM])

@@ -45,7 +45,7 @@ import lic_zoo
 from lic_zoo import bitstream
 from lic_zoo.bitstream import Header
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
 
 SEED = 20250611
 IMAGES = ((64, 64, "RGB"), (48, 80, "RGB"), (40, 56, "L"), (17, 33, "RGB"))  # height, width, layout

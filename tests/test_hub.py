@@ -24,7 +24,7 @@ from lic_zoo.codec import MSPCodec
 from lic_zoo.errors import CorruptWeightsError, DigestMismatchError, PublishError, WeightsUnavailableError
 from lic_zoo.model_card import rd_rows_from_results, render_model_card
 
-from conftest import CLOSED_ENDPOINT
+from codec_helpers import CLOSED_ENDPOINT
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 REPO_ID = "lic-zoo/msp-lite-mse-q3"
@@ -122,7 +122,7 @@ def test_local_failures_are_typed(tmp_path: Path) -> None:
         hub.load_pretrained(tmp_path / "ckpt")
     with pytest.raises(WeightsUnavailableError, match=r"has no model\.safetensors"):
         hub.load_pretrained(tmp_path)
-    with pytest.raises(WeightsUnavailableError, match="not a directory, nor a Hub repo id"):
+    with pytest.raises(WeightsUnavailableError, match="no such checkpoint folder"):
         hub.load_pretrained(str(tmp_path / "missing" / "deeper" / "folder"))
 
 
@@ -146,7 +146,7 @@ def test_push_then_download_pins_revisions(tmp_path: Path, server: HubServer) ->
     state, config = hub.load_pretrained(f"hf-hub:{REPO_ID}", revision=sha1, sha256=digest, endpoint=server.url)
     assert_same(state, first)
     assert config == TinyCodec().config
-    latest, _ = hub.load_pretrained(REPO_ID, endpoint=server.url)
+    latest, _ = hub.load_pretrained(f"hf-hub:{REPO_ID}", endpoint=server.url)
     assert_same(latest, second)
 
 
@@ -161,7 +161,7 @@ def test_offline_loads_come_from_the_cache(tmp_path: Path, server: HubServer, mo
     server.stop()  # nothing may be fetched from now on
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     for revision in (sha, None):
-        state, _ = hub.load_pretrained(REPO_ID, revision=revision, endpoint=server.url)
+        state, _ = hub.load_pretrained(f"hf-hub:{REPO_ID}", revision=revision, endpoint=server.url)
         assert_same(state, expected)
 
 
@@ -175,7 +175,7 @@ def test_a_corrupted_cached_file_is_caught_by_its_digest(tmp_path: Path, server:
     cached.resolve().write_bytes(bytes(data))
 
     with pytest.raises(DigestMismatchError) as caught:
-        hub.load_pretrained(REPO_ID, revision=sha, sha256=digest, endpoint=server.url)
+        hub.load_pretrained(f"hf-hub:{REPO_ID}", revision=sha, sha256=digest, endpoint=server.url)
     message = str(caught.value)
     assert str(cached) in message and digest in message and hub.file_sha256(cached) in message
 
@@ -183,7 +183,7 @@ def test_a_corrupted_cached_file_is_caught_by_its_digest(tmp_path: Path, server:
 def test_offline_with_an_empty_cache(monkeypatch: pytest.MonkeyPatch, isolated_hub: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(WeightsUnavailableError) as caught:
-        hub.load_pretrained(REPO_ID, revision="abc123")
+        hub.load_pretrained(f"hf-hub:{REPO_ID}", revision="abc123")
     assert str(caught.value) == (
         f"offline mode is on (HF_HUB_OFFLINE) and {REPO_ID}@abc123 is not in the cache (HF_HUB_CACHE={isolated_hub})")
 
@@ -199,14 +199,14 @@ def test_hub_failures_are_one_line(tmp_path: Path, server: HubServer, repo_id: s
     publish(server, tmp_path / "ckpt")
     server.create_repo("lic-zoo/empty")
     with pytest.raises(WeightsUnavailableError, match=message) as caught:
-        hub.load_pretrained(repo_id, revision=revision, endpoint=server.url)
+        hub.load_pretrained(f"hf-hub:{repo_id}", revision=revision, endpoint=server.url)
     assert "\n" not in str(caught.value)
 
 
 def test_unreachable_hub_and_empty_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(file_download, "_DEFAULT_RETRY_ON_EXCEPTIONS", ())  # skip ~20 s of retries with backoff
     with pytest.raises(WeightsUnavailableError, match=f"cannot reach the Hugging Face Hub at {CLOSED_ENDPOINT} and"):
-        hub.load_pretrained(REPO_ID)
+        hub.load_pretrained(f"hf-hub:{REPO_ID}")
 
 
 def test_push_errors_are_typed(tmp_path: Path, server: HubServer) -> None:

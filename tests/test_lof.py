@@ -6,7 +6,7 @@ import torch
 
 from lic_zoo.lof import overfit_latent, true_cost
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_callback_lowers_the_reported_rd_cost(trained_codec, tmp_path):
     """`trainer.test` with LatentOverfitting reports a lower real RD cost than without, under inference mode."""
     import lightning.pytorch as pl
 
-    from lic_zoo.image_io import save_image
+    from codec_helpers import save_image
     from lic_zoo.training import ImageFolderDataModule, LatentOverfitting, MSPLite
 
     for i in range(2):
@@ -121,7 +121,7 @@ def test_callback_under_ddp(trained_codec, tmp_path):
     import sys
 
     from lic_zoo.hub import save_pretrained
-    from lic_zoo.image_io import save_image
+    from codec_helpers import save_image
 
     codec = trained_codec("lite")
     weights = save_pretrained(codec.state_dict(), codec.config, tmp_path / "weights")
@@ -143,3 +143,31 @@ def test_callback_under_ddp(trained_codec, tmp_path):
         mse = 10 ** (-metrics["test/real_psnr"] / 10)
         costs[mode] = metrics["test/real_bpp"] + codec.lmbda * 255**2 * mse
     assert costs["lof"] < costs["plain"], costs
+
+
+def test_lof_of_an_ms_ssim_codec_without_torchmetrics_names_the_extra(tmp_path, monkeypatch, capsys):
+    """No torchmetrics (an encoder-only install): one typed line saying what to install, or to encode without LOF."""
+    import sys
+
+    from lic_zoo import MSPCodec
+    from lic_zoo.cli import main
+    from lic_zoo.errors import MissingDependencyError
+    from lic_zoo.hub import save_pretrained
+    from codec_helpers import save_image
+
+    torch.manual_seed(0)
+    codec = MSPCodec("lite", metric="ms-ssim", quality=2)
+    weights = save_pretrained(codec.state_dict(), codec.config, tmp_path / "weights")
+    image = synthetic_image(32, 48, seed=5)
+    save_image(image, tmp_path / "in.png")
+    monkeypatch.setitem(sys.modules, "torchmetrics.functional.image", None)  # every import of it now fails
+    with pytest.raises(MissingDependencyError, match=r"needs torchmetrics: pip install 'lic-zoo\[train\]'"):
+        codec.encode(image, lof_steps=2)
+    assert codec.decompress(codec.compress(image, lof_steps=0)).shape == image.shape  # without LOF it needs none
+
+    capsys.readouterr()
+    assert main(["compress", str(tmp_path / "in.png"), str(tmp_path / "out.lic"), "--weights", str(weights)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    assert err.startswith("lic-zoo") and "pip install 'lic-zoo[train]'" in err and "--lof-steps 0" in err, err
+    assert not (tmp_path / "out.lic").exists()

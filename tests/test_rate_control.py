@@ -16,7 +16,7 @@ from lic_zoo.image_io import to_uint8
 from lic_zoo.rate_control import MAX_CHEAP_ENCODES, MAX_ENCODES, Probe, Target, output_psnr, search_quality
 from lic_zoo.zoo import EMBEDDED_WEIGHTS
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
 
 H, W = 64, 96
 LOW, HIGH = 0, 8

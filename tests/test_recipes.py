@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lic_zoo.image_io import save_image
-
-from conftest import synthetic_image
+from codec_helpers import save_image, synthetic_image
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
 

@@ -12,7 +12,7 @@ from lic_zoo.errors import LimitExceededError
 from lic_zoo.image_io import open_image, to_uint8
 from lic_zoo.tiling import Tiling
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
 from test_cli import one_line_error, run, weights  # noqa: F401  (fixture)
 
 SMALL_TILES = Tiling(tile=16, halo=8, min_pixels=0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,14 +19,14 @@ import lic_zoo
 from lic_zoo.cli import main as lic_zoo_main
 from lic_zoo.errors import CorruptWeightsError, ModelMismatchError, UnknownModelError, WeightsUnavailableError
 from lic_zoo.image_io import load_image, tensor_to_pil
-from lic_zoo.training import DatasetError, ImageFolderDataModule, MSPBase, MSPLightningModule, MSPLite
+from lic_zoo.training import DatasetError, ImageFolderDataModule, MSPBase, MSPExtra, MSPLightningModule, MSPLite
 from lic_zoo.training.cli import main as train_main
 from lic_zoo.training.cli import run
 from lic_zoo.training.export import CHECKPOINT_KEY, export_checkpoint, read_training_checkpoint
 from lic_zoo.training.module import lr_factor
 from lic_zoo.training.resume import partial_path, previous_path
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter is intended")  # args given on purpose
 
@@ -287,6 +288,46 @@ def test_damaged_checkpoints_fall_back_to_the_previous_one_or_fail_in_one_line(f
     assert "0 bytes" in error and str(previous_path(last)) in error, error
 
 
+def test_a_second_fit_into_a_used_run_folder_is_refused_unless_it_resumes(folders, tmp_path, capsys):
+    train, val = folders
+    run_dir = tmp_path / "run"
+    common = ("--trainer.limit_val_batches", "0", "--periodic_checkpoint.every_n_train_steps", "2")
+    assert train_main(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "2")) == 0
+    first = {p.name: p.read_bytes() for p in (run_dir / "checkpoints").iterdir()}
+    assert {"last.ckpt", "final.ckpt"} <= set(first)
+    capsys.readouterr()
+    assert train_main(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "2")) == 1  # same command again
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"lic-zoo train: error: run folder {run_dir} already holds the checkpoints"), error
+    assert "checkpoints/last.ckpt" in error and "pass --ckpt_path last" in error, error
+    assert "--trainer.default_root_dir" in error, error
+    assert {p.name: p.read_bytes() for p in (run_dir / "checkpoints").iterdir()} == first  # nothing overwritten
+    assert [p.name for p in (run_dir / "lightning_logs").iterdir()] == ["version_0"]  # nor a log folder started
+    assert train_main(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "4", "--ckpt_path", "last")) == 0
+    checkpoints = run_dir / "checkpoints"
+    assert global_step(checkpoints / "final.ckpt") == global_step(checkpoints / "last.ckpt") == 4  # resumed at 2
+
+
+# What Lightning prints at every start or in a run shorter than one validation, and nothing a user can act on.
+LIGHTNING_NOISE = ("tensorboardX", "litlogger", "Tip:", "could not find the monitored key", "LeafSpec",
+                   "exists and is not empty")
+
+
+def test_a_short_fit_prints_none_of_lightnings_noise(folders, tmp_path):
+    """2 steps, stopping before the first validation, warnings shown as a user's Python shows them."""
+    train, val = folders
+    args = tiny_args(train, val, tmp_path / "run", "--trainer.max_steps", "2", "--trainer.num_sanity_val_steps", "0")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # Python's default filters
+    env |= {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "lic_zoo.train", *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    output = done.stdout + done.stderr
+    assert not [line for line in output.splitlines() if any(noise in line for noise in LIGHTNING_NOISE)], output
+    assert not re.search(r"\.py:\d+: |Warning", output), output  # nor any other warning
+    assert (tmp_path / "run" / "lightning_logs" / "version_0").is_dir()  # logged where Lightning's default logs
+
+
 def _logged_steps(metrics_csv: Path) -> list[int]:
     import csv
 
@@ -303,9 +344,28 @@ def test_recipes_parse_through_lic_zoo_train(recipe, capsys):
     assert "class_path: lic_zoo.training.MSP" in capsys.readouterr().out
 
 
+def test_one_module_trains_every_profile_and_the_aliases_only_change_its_default():
+    for name, profile in lic_zoo.PROFILES.items():
+        module = MSPLightningModule(profile=name, quality=2)
+        assert module.codec.profile == profile and module.hparams.profile == name
+    assert MSPLightningModule().codec.model_name == "msp-lite"
+    for alias, name in ((MSPLite, "lite"), (MSPBase, "base"), (MSPExtra, "extra")):
+        module = alias(quality=2)
+        assert module.hparams.profile == name == alias.PROFILE and module.codec.profile.name == name
+    with pytest.raises(UnknownModelError, match="unknown profile 'huge'"):
+        MSPLightningModule(profile="huge")
+
+
+def test_checkpoints_from_before_the_profile_argument_still_load(fast_dev_run_dir, tmp_path):
+    checkpoint = torch.load(fast_dev_run_dir / "checkpoints" / "final.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["hyper_parameters"].pop("profile") == "lite"
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    for cls in (MSPLite, MSPLightningModule):
+        module = cls.load_from_checkpoint(tmp_path / "old.ckpt", map_location="cpu")
+        assert module.codec.config == checkpoint[CHECKPOINT_KEY]["codec_config"]
+
+
 def test_modules_validate_their_arguments():
-    with pytest.raises(TypeError, match="abstract"):
-        MSPLightningModule()
     with pytest.raises(UnknownModelError, match=r"outside mse's ladder 0\.\.8"):
         MSPLite(quality=9)
     assert MSPLite(lmbda=0.5).codec.lmbda == 0.5
@@ -331,6 +391,20 @@ def test_empty_or_missing_folders_are_clear_errors(tmp_path):
     (tmp_path / "empty" / "bad.png").write_bytes(b"garbage")
     with pytest.raises(DatasetError, match="none of its 1 image file"):
         ImageFolderDataModule(str(tmp_path / "empty"), val_images=1).setup("fit")
+
+
+def test_an_unset_train_dir_says_how_to_set_it(tmp_path, capsys):
+    """The recipes' train_dir is ``???``: forgetting --data.init_args.train_dir stops before anything is built."""
+    with pytest.raises(DatasetError, match="train_dir must be set"):
+        ImageFolderDataModule("???").setup("fit")
+    run_dir = tmp_path / "run"
+    args = ["fit", "--config", str(RECIPES / "msp-lite.yaml"), "--trainer.max_steps", "1",
+            "--trainer.default_root_dir", str(run_dir)]
+    assert train_main(args) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == ("lic-zoo train: error: train_dir must be set: pass --data.init_args.train_dir DIR "
+                     "(a folder of training images)"), error
+    assert not run_dir.exists()
 
 
 def test_unreadable_files_are_skipped_and_reported(tmp_path, caplog):
@@ -387,3 +461,14 @@ def test_crops_are_random_windows_with_flips(tmp_path):
             pytest.fail("a crop is not a (flipped) window of its image")
     assert source[0].path.name == "img01.png"
     assert len({flips for flips, _ in found}) > 1 and len({pos for _, pos in found}) > 1
+
+
+def test_run_folders_are_named_by_the_profile_argument_or_the_alias_default():
+    from argparse import Namespace
+
+    from lic_zoo.training.cli import run_name
+
+    args = Namespace(profile="base", metric="mse", quality=3, lmbda=None)
+    assert run_name("lic_zoo.training.MSPLightningModule", args) == "msp-base-mse-q3"
+    assert run_name("lic_zoo.training.MSPExtra", Namespace(metric="ms-ssim", quality=2, lmbda=0.5)) == \
+        "msp-extra-ms-ssim-q2-lmbda0.5"

@@ -4,12 +4,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-import lic_zoo
-from lic_zoo import MSPCodec, UnknownModelError, bitstream
+from lic_zoo import CHECKPOINTS, MSPCodec, UnknownModelError, bitstream
 from lic_zoo.rate import LAMBDAS, lambda_for, snap_quality
-from lic_zoo.training.export import load_codec_weights, load_into_codec
+from lic_zoo.training.export import load_into_codec
+from lic_zoo.weights_source import resolve_weights
+from lic_zoo.zoo import load_checkpoint
 
-from conftest import synthetic_image
+from codec_helpers import synthetic_image
+
+
+def fixed_rate_q3() -> MSPCodec:
+    """The fixed-rate quality-3 checkpoint of the first zoo (still registered, for decoding its files)."""
+    return load_checkpoint(next(c for c in CHECKPOINTS if c.id == "msp-lite-mse-q3"))
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +58,9 @@ def test_lambda_interpolates_the_ladder_geometrically():
 def test_a_fixed_rate_checkpoint_warm_starts_the_variable_rate_codec_unchanged_at_its_quality():
     """widen_to_variable_rate: gains start at 1 at the reference quality 3 and the context network's quality input
     has zero weight, so the warm-started codec is the fixed-rate one there."""
-    fixed = lic_zoo.load("msp-lite", quality=3)
+    fixed = fixed_rate_q3()
     widened = MSPCodec("lite", quality=3, qualities=(0, 8)).eval()
-    load_into_codec(widened, *load_codec_weights("msp-lite-mse-q3"), source="msp-lite-mse-q3")
+    load_into_codec(widened, *resolve_weights("msp-lite-mse-q3"), source="msp-lite-mse-q3")
     image = synthetic_image(64, 64, seed=4)[None]
     with torch.no_grad():
         a, b = fixed(image), widened(image)
@@ -62,7 +68,7 @@ def test_a_fixed_rate_checkpoint_warm_starts_the_variable_rate_codec_unchanged_a
 
 
 def test_a_fixed_rate_codec_serves_its_one_quality_only():
-    fixed = lic_zoo.load("msp-lite", quality=3)
+    fixed = fixed_rate_q3()
     assert not fixed.variable_rate
     with pytest.raises(UnknownModelError, match="serves quality 3 only"):
         fixed.compress(synthetic_image(32, 32), quality=2.5)

@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import LicZooError, LicZooWarning
 
-EXIT_USAGE = 2  # bad arguments (argparse's own convention)
-EXIT_ERROR = 1  # the library refused the input or the operation failed
+EXIT_ERROR = 1  # the library refused the input or the operation failed (bad arguments: 2, argparse's own)
 
 
 def non_negative_int(text: str) -> int:

@@ -14,6 +14,8 @@ from ..registry import CHECKPOINTS, METRICS, MODELS
 from ..zoo import DEFAULT_QUALITY, codec_for_stream, load, load_local
 from . import non_negative_int, positive_float, quality_value
 
+WEIGHTS_HELP = "an exported folder, a training .ckpt, a checkpoint id or hf-hub:ORG/NAME[@REVISION]"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("compress", help="compress an image file (PNG, JPEG, WebP, TIFF, ...) to a .lic file")
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rate.add_argument("--target-psnr", type=positive_float, metavar="D",
                       help="search a variable-rate codec's qualities for the fewest bits giving D dB PSNR-RGB or more")
     p.add_argument("--metric", default="mse", choices=METRICS)
-    p.add_argument("--weights", type=Path, help="use exported weights from this folder instead of the zoo's")
+    p.add_argument("--weights", metavar="WEIGHTS", help=f"use these weights instead of the zoo's: {WEIGHTS_HELP}")
     p.add_argument("--lof-steps", type=non_negative_int, metavar="N",
                    help="latent-overfitting steps (slower encoding, fewer bits; default: the profile's, 0 = off)")
     p.add_argument("--lof-seconds", type=float, metavar="S", help="stop latent overfitting after S seconds")
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "(format from OUT's suffix; the model is read from the header)")
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
-    p.add_argument("--weights", type=Path, help="exported weights folder for streams made with non-zoo weights")
+    p.add_argument("--weights", metavar="WEIGHTS", help=f"for streams made with non-zoo weights: {WEIGHTS_HELP}")
     _add_limit_options(p)
     p.set_defaults(func=_decompress)
 

@@ -9,6 +9,7 @@ from types import ModuleType
 import torch
 
 from ..errors import MissingDependencyError
+from ..registry import METRICS
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("checkpoint", help="training checkpoint, e.g. runs/msp-lite-mse-q3/checkpoints/last.ckpt")
     export.add_argument("out_dir", help="output folder (created if missing; files in it are replaced)")
     export.add_argument("--model", help="refuse unless the checkpoint is this model, e.g. msp-lite")
-    export.add_argument("--metric", choices=("mse", "ms-ssim"), help="refuse unless trained for this metric")
+    export.add_argument("--metric", choices=METRICS, help="refuse unless trained for this metric")
     export.add_argument("--quality", type=int, help="refuse unless the checkpoint has this quality")
     export.add_argument("--dtype", choices=tuple(DTYPES), default="float16", help="storage of float tensors")
     export.set_defaults(func=_export)

@@ -17,7 +17,9 @@ import torch
 
 from ..errors import MissingDependencyError, UnsupportedInputError
 
-# torchmetrics requires side // 16 > kernel_size - 1 = 10 for its five scales.
+# The one minimum side of MS-SSIM in lic_zoo (evaluation and training validation). torchmetrics checks
+# side // 2 ** (2 * (scales - 1)) > kernel_size - 1, i.e. side // 16 > 10 for 5 scales and an 11-px window, so
+# side >= 176. Its error message says "larger than 160", but sides 161..175 fail the same check.
 MS_SSIM_MIN_SIDE = 176
 
 

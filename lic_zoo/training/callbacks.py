@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import lightning.pytorch as pl
 
-from ..codec import LOF_LR
+from ..lof import LOF_LR
 from .module import MSPLightningModule
 
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 SmallImagePolicy = Literal["upscale", "pad", "skip"]
 _LOAD_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError, LicZooError)
 _MAX_CONSECUTIVE_FAILURES = 20
+UNSET = "???"  # the recipes' placeholder for a value the command line must give
 
 
 class DatasetError(LicZooError, ValueError):
@@ -76,6 +77,12 @@ def scan_folder(folder: str | os.PathLike[str]) -> list[ImageFile]:
         what = f"none of its {len(candidates)} image file(s) is readable" if candidates else "it has no image files"
         raise DatasetError(f"no images in {root}: {what}")
     return images
+
+
+def require_train_dir(train_dir: object) -> None:
+    """Raise :class:`DatasetError` when ``train_dir`` is unset: empty, or still the recipes' ``???``."""
+    if train_dir is None or str(train_dir).strip() in ("", UNSET):
+        raise DatasetError("train_dir must be set: pass --data.init_args.train_dir DIR (a folder of training images)")
 
 
 def _hidden(relative: Path) -> bool:
@@ -226,6 +233,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str) -> None:
         hp = self.hparams
+        require_train_dir(hp.train_dir)
         train = scan_folder(hp.train_dir)
         if hp.val_dir is None:
             if len(train) <= hp.val_images:

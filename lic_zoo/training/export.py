@@ -3,59 +3,29 @@
 A Lightning ``.ckpt`` written by :class:`~lic_zoo.training.module.MSPLightningModule` carries the codec's config
 under :data:`CHECKPOINT_KEY`; export rebuilds the codec from that config, refuses weights that do not fit it exactly
 (missing, extra or reshaped tensors, or a profile that is not lic_zoo's profile of that name), and writes the
-folder with :func:`lic_zoo.hub.save_pretrained`. Nothing here imports Lightning.
+folder with :func:`lic_zoo.hub.save_pretrained`. Nothing here imports Lightning; reading a ``.ckpt``
+(:func:`~lic_zoo.weights_source.read_training_checkpoint`) and naming weights to start from live in
+:mod:`lic_zoo.weights_source`.
 """
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..codec import MSPCodec
-from ..errors import CorruptWeightsError, ModelMismatchError, WeightsUnavailableError
-from ..hub import load_pretrained, save_pretrained
+from ..errors import ModelMismatchError
+from ..hub import save_pretrained
 from ..profiles import Profile
-from ..registry import CHECKPOINTS, list_entries
-from ..zoo import build_codec, check_state, load_checkpoint
+from ..weights_source import CHECKPOINT_KEY, read_training_checkpoint
+from ..zoo import build_codec, check_state
 
-CHECKPOINT_KEY = "lic_zoo"  # entry of a training checkpoint holding {"codec_config": MSPCodec.config}
-_CODEC_PREFIX = "codec."
+__all__ = ["CHECKPOINT_KEY", "export_checkpoint", "load_into_codec", "read_training_checkpoint",
+           "widen_to_variable_rate"]
 
 StateDict = dict[str, torch.Tensor]
-
-
-def read_training_checkpoint(path: str | os.PathLike[str]) -> tuple[StateDict, dict[str, Any]]:
-    """The codec's ``(state_dict, config)`` from a training ``.ckpt`` (loaded with ``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(2, "no such checkpoint", str(path))
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        raise CorruptWeightsError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0]})") from None
-    if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint or "state_dict" not in checkpoint:
-        raise ModelMismatchError(f"{path} is not a lic_zoo training checkpoint (no {CHECKPOINT_KEY!r} entry)")
-    weights = checkpoint["state_dict"]
-    state = {name.removeprefix(_CODEC_PREFIX): v for name, v in weights.items() if name.startswith(_CODEC_PREFIX)}
-    return state, checkpoint[CHECKPOINT_KEY]["codec_config"]
-
-
-def load_codec_weights(source: str) -> tuple[StateDict, dict[str, Any]]:
-    """``(state_dict, config)`` from a training ``.ckpt``, a zoo id (``msp-lite-mse-q3``), a checkpoint folder or a
-    Hub repo (``hf-hub:ORG/NAME``)."""
-    if source.endswith(".ckpt"):
-        return read_training_checkpoint(source)
-    checkpoint = next((c for c in CHECKPOINTS if c.id == source), None)
-    if checkpoint is not None:
-        codec = load_checkpoint(checkpoint)
-        return codec.state_dict(), codec.config
-    if any(entry.id == source for entry in list_entries()):
-        raise WeightsUnavailableError(f"no pretrained weights are published for {source}; registered checkpoints: "
-                                      f"{', '.join(c.id for c in CHECKPOINTS)}")
-    return load_pretrained(source)
 
 
 def _profile(config: dict[str, Any]) -> Profile | None:

@@ -1,7 +1,8 @@
 """LightningModules that train the MSP codecs on the rate-distortion loss.
 
-One implementation, :class:`MSPLightningModule`; the classes the CLI selects (``MSPLite``, ``MSPBase``,
-``MSPExtra``) only fix the profile. The codec itself stays a plain ``nn.Module`` (``self.codec``).
+One class, :class:`MSPLightningModule`, trains every profile (``profile: lite | base | extra``); ``MSPLite``,
+``MSPBase`` and ``MSPExtra`` are aliases that only change the default profile, kept so that existing recipes and
+checkpoints load. The codec itself stays a plain ``nn.Module`` (``self.codec``).
 
 Optimisation is manual, with one Adam holding two parameter groups:
 
@@ -28,13 +29,16 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.image import MultiScaleStructuralSimilarityIndexMeasure, PeakSignalNoiseRatio
 
 from ..codec import MSPCodec, MSPOutput
+from ..evaluation.metrics import MS_SSIM_MIN_SIDE
 from ..image_io import to_uint8
 from ..losses import rd_loss
 from ..rate import GAIN_REFERENCE_QUALITY, lambda_for
-from .export import CHECKPOINT_KEY, load_codec_weights, load_into_codec
+from ..registry import METRICS
+from ..weights_source import resolve_weights
+from .export import CHECKPOINT_KEY, load_into_codec
 
 QUANTILES = "codec.entropy.factorized.quantiles"
-MS_SSIM_MIN_SIDE = 161  # torchmetrics' 5-scale MS-SSIM with an 11x11 window needs sides > 160
+Metric = Literal[METRICS]  # the registry's metric names: the choices the training CLI offers
 
 
 def lr_factor(step: int, *, warmup: int, total: int, final: float, schedule: str) -> float:
@@ -60,16 +64,17 @@ def _eval_metrics() -> MetricCollection:
 
 
 class MSPLightningModule(pl.LightningModule):
-    """Trains an :class:`~lic_zoo.codec.MSPCodec` of the subclass's ``PROFILE``.
+    """Trains an :class:`~lic_zoo.codec.MSPCodec` of any profile.
 
     Args:
+        profile: the architecture, a name of :data:`lic_zoo.profiles.PROFILES` (``lite``, ``base``, ``extra``).
         quality: quality of a fixed-rate codec (the default quality of a variable-rate one); sets lambda from
             ``lic_zoo.rate.LAMBDAS[metric]`` (MSE: 0..8 = 0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483,
             0.0932, 0.18; fractional qualities interpolate geometrically).
         qualities: ``[low, high]`` trains one variable-rate codec for that whole range (gain units,
             ``docs/variable-rate.md``); each crop draws its quality uniformly from it.
         val_qualities: qualities a variable-rate codec is validated at (default: both ends and the middle).
-        metric: distortion of the RD loss, "mse" or "ms-ssim".
+        metric: distortion of the RD loss, one of :data:`lic_zoo.registry.METRICS` ("mse", "ms-ssim").
         lmbda: explicit lambda, overriding the quality's (the quality still names the checkpoint).
         lr: peak learning rate of the networks (Adam).
         aux_lr: learning rate of the factorised density's quantiles (constant).
@@ -81,18 +86,20 @@ class MSPLightningModule(pl.LightningModule):
         grad_clip: max global norm of the network gradients (0 = no clipping).
         real_bpp_images: validation images that are also really compressed and decompressed each validation
             (``val/real_bpp``, ``val/real_psnr``); ``test`` does it for every image.
-        init_from: weights to start from (fine-tuning): a zoo id such as ``msp-lite-mse-q3``, an exported
-            checkpoint folder, a Hub repo (``hf-hub:ORG/NAME``) or a training ``.ckpt``. Same profile required.
+        init_from: weights to start from (fine-tuning), named as :mod:`lic_zoo.weights_source` reads them: a
+            registered checkpoint id such as ``msp-lite-mse-q3``, an exported checkpoint folder,
+            ``hf-hub:ORG/NAME[@REVISION]`` or a training ``.ckpt``. Same profile required.
         compile_networks: ``torch.compile`` the transforms and the context network (in place: checkpoints keep
             their parameter names).
     """
 
-    PROFILE: ClassVar[str]
+    PROFILE: ClassVar[str] = "lite"  # the default profile, which the training CLI reads to name the run folder
 
     def __init__(
         self,
+        profile: str = PROFILE,
         quality: float = 3,
-        metric: Literal["mse", "ms-ssim"] = "mse",
+        metric: Metric = "mse",
         lmbda: float | None = None,
         qualities: tuple[int, int] | None = None,
         val_qualities: list[float] | None = None,
@@ -108,14 +115,12 @@ class MSPLightningModule(pl.LightningModule):
         compile_networks: bool = False,
     ) -> None:
         super().__init__()
-        if not hasattr(self, "PROFILE"):
-            raise TypeError("MSPLightningModule is abstract: use MSPLite, MSPBase or MSPExtra")
         if qualities is not None and lmbda is not None:
             raise ValueError("a variable-rate codec (qualities) takes its lambdas from the quality ladder, not lmbda")
         lambda_for(metric, quality)  # refuses a quality outside the metric's ladder
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.codec = MSPCodec(self.PROFILE, metric=metric, quality=quality, lmbda=lmbda, qualities=qualities)
+        self.codec = MSPCodec(profile, metric=metric, quality=quality, lmbda=lmbda, qualities=qualities)
         if qualities is None:
             self.val_qualities = [self.codec.quality]
         else:
@@ -156,7 +161,7 @@ class MSPLightningModule(pl.LightningModule):
         if stage != "fit":
             return
         if self.hparams.init_from:
-            load_into_codec(self.codec, *load_codec_weights(self.hparams.init_from), source=self.hparams.init_from)
+            load_into_codec(self.codec, *resolve_weights(self.hparams.init_from), source=self.hparams.init_from)
         if self.hparams.compile_networks:
             for net in (self.codec.g_a, self.codec.g_s, self.codec.entropy.context):
                 net.compile()
@@ -217,9 +222,9 @@ class MSPLightningModule(pl.LightningModule):
         """RD loss and estimated bpp from the likelihoods; PSNR and MS-SSIM of the 8-bit reconstruction.
 
         With ``real_coding``, also the bpp of the real bitstream and the PSNR of its decoded image. Batches hold one
-        full image. MS-SSIM skips images with a side of 160 pixels or less. A variable-rate codec is evaluated at
-        every validation quality (``{stage}/q{quality}/...``); ``{stage}/loss`` is then the mean of their weighted
-        losses, the number checkpoints are chosen by.
+        full image. MS-SSIM skips images with a side under ``MS_SSIM_MIN_SIDE`` (176) pixels. A variable-rate codec
+        is evaluated at every validation quality (``{stage}/q{quality}/...``); ``{stage}/loss`` is then the mean of
+        their weighted losses, the number checkpoints are chosen by.
         """
         variable = self.codec.variable_rate
         for quality, metrics in zip(self.val_qualities, self.eval_metrics[stage]):
@@ -265,18 +270,28 @@ class MSPLightningModule(pl.LightningModule):
 
 
 class MSPLite(MSPLightningModule):
-    """Trains ``msp-lite`` (about 1.1 M parameters, 7 sequential decoding steps)."""
+    """``MSPLightningModule(profile="lite")``: ``msp-lite``, about 1.1 M parameters, 6 sequential decoding steps."""
 
     PROFILE = "lite"
 
+    def __init__(self, profile: str = PROFILE, **kwargs: Any) -> None:
+        super().__init__(profile=profile, **kwargs)
+
 
 class MSPBase(MSPLightningModule):
-    """Trains ``msp-base`` (about 6.6 M parameters, 19 sequential decoding steps)."""
+    """``MSPLightningModule(profile="base")``: ``msp-base``, about 6.6 M parameters, 18 sequential decoding steps."""
 
     PROFILE = "base"
 
+    def __init__(self, profile: str = PROFILE, **kwargs: Any) -> None:
+        super().__init__(profile=profile, **kwargs)
+
 
 class MSPExtra(MSPLightningModule):
-    """Trains ``msp-extra`` (about 20.6 M parameters, 37 sequential decoding steps)."""
+    """``MSPLightningModule(profile="extra")``: ``msp-extra``, about 20.6 M parameters, 36 sequential decoding
+    steps."""
 
     PROFILE = "extra"
+
+    def __init__(self, profile: str = PROFILE, **kwargs: Any) -> None:
+        super().__init__(profile=profile, **kwargs)
