@@ -183,4 +183,7 @@ def served_qualities(model: str, metric: str) -> list[str]:
 
 def _weights_note(model: str, metric: str) -> str:
     served = served_qualities(model, metric)
-    return f"; pretrained weights serve {', '.join(served)}" if served else "; no pretrained weights are published yet"
+    if served:
+        return f"; pretrained weights serve {', '.join(served)}"
+    return ("; no pretrained weights are published yet: train one (docs/training.md) and load its exported folder "
+            "(--weights DIR, lic_zoo.load_local(DIR))")

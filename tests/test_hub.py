@@ -338,6 +338,12 @@ def test_an_unknown_quality_names_the_qualities_with_weights() -> None:
         lic_zoo.load("msp-lite", quality=9)
 
 
+def test_a_model_without_weights_says_how_to_get_some() -> None:
+    with pytest.raises(lic_zoo.WeightsUnavailableError, match=r"published yet: train one \(docs/training.md\) and "
+                       r"load its exported folder \(--weights DIR, lic_zoo.load_local\(DIR\)\)$"):
+        lic_zoo.load("msp-base", quality=3)
+
+
 EMBEDDED = [c for c in registry.CHECKPOINTS if c.embedded]
 
 
