@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import lic_zoo
 from lic_zoo import CHECKPOINTS, MSPCodec, UnknownModelError, bitstream
 from lic_zoo.rate import LAMBDAS, lambda_for, snap_quality
 from lic_zoo.training.export import load_into_codec
@@ -72,3 +73,14 @@ def test_a_fixed_rate_codec_serves_its_one_quality_only():
     assert not fixed.variable_rate
     with pytest.raises(UnknownModelError, match="serves quality 3 only"):
         fixed.compress(synthetic_image(32, 32), quality=2.5)
+
+
+def test_the_committed_warm_start_weights_load_as_a_variable_rate_codec():
+    """docs/training/warm-start/: the float32 weights the next training session starts from."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "docs" / "training" / "warm-start" / "msp-lite-mse-variable"
+    codec = lic_zoo.load_local(folder)
+    assert codec.variable_rate and codec.qualities == (0, 8)
+    result = codec.encode(synthetic_image(48, 64, seed=5), quality=1.5, lof_steps=0)
+    assert torch.equal(codec.decompress(result.data), result.x_hat)
