@@ -135,7 +135,7 @@ def _summary(entry: Checkpoint | None, weights: WeightsInfo | None) -> str:
         rows += [
             ("zoo model", f"`{entry.model}`, metric `{entry.metric}`, {served}"),
             ("training loss", f"{LOSSES[entry.metric]}, {lmbda}"),
-            ("sequential decoder network calls", str(entry.profile.context_calls + 1)),
+            ("sequential context-network calls per decode", f"{entry.profile.context_calls} (then one synthesis pass)"),
         ]
     if weights is not None:
         rows += [
