@@ -16,6 +16,7 @@ from lic_zoo.registry import CHECKPOINTS as _CHECKPOINTS
 from lic_zoo.registry import METRICS as _METRICS
 from lic_zoo.registry import MODELS as _MODELS
 from lic_zoo.registry import quality_range as _quality_range
+from lic_zoo.registry import quality_span as _quality_span
 
 # Import names torch.hub checks before loading an entry point.
 dependencies = ["torch", "safetensors", "huggingface_hub", "constriction", "numpy", "PIL", "tqdm"]
@@ -49,21 +50,16 @@ def _measured(model: str) -> str:
     lines = []
     for checkpoint in published:
         points = ", ".join(f"q{m.quality:g} {m.bpp:.4f} bpp / {m.psnr:.2f} dB" for m in checkpoint.measured)
-        lines.append(f"    {checkpoint.id} ({checkpoint.metric}, quality {_range(checkpoint.qualities)}): "
+        lines.append(f"    {checkpoint.id} ({checkpoint.metric}, quality {_quality_span(checkpoint.qualities)}): "
                      f"{points or 'not yet measured'}")
     return ("Measured performance (eval-768x512, mean whole-file bpp / PSNR-RGB, encoded without latent "
             "overfitting; the default encoder's 10 LOF steps need fewer bits, see docs/evaluation.md):\n"
             + "\n".join(lines))
 
 
-def _range(qualities: tuple[float, float]) -> str:
-    low, high = qualities
-    return f"{low:g}" if low == high else f"{low:g}..{high:g}"
-
-
 def _docstring(model: str) -> str:
     profile = _MODELS[model]
-    ranges = ", ".join(f"{metric} {_range(_quality_range(metric))}" for metric in _METRICS)
+    ranges = ", ".join(f"{metric} {_quality_span(_quality_range(metric))}" for metric in _METRICS)
     return (
         f"MSP learned image codec, {profile.name} profile: N={profile.width}, C={profile.latent_channels}, "
         f"{profile.scales} scales, {len(profile.groups)} channel group(s), {profile.context_calls} sequential "

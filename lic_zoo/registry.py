@@ -178,7 +178,13 @@ def checkpoint_for_stream(model: str, metric: str, digest: bytes) -> Checkpoint 
 def served_qualities(model: str, metric: str) -> list[str]:
     """What the default checkpoints of ``model`` serve, as text: ``["0..8"]`` or ``["1", "2"]``."""
     ranges = [c.qualities for c in CHECKPOINTS if (c.model, c.metric) == (model, metric) and c.default]
-    return [f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g}" for lo, hi in sorted(ranges)]
+    return [quality_span(r) for r in sorted(ranges)]
+
+
+def quality_span(qualities: tuple[float, float], separator: str = "..") -> str:
+    """A range of qualities as text: ``"3"`` for one quality, ``"0..8"`` for a range."""
+    low, high = qualities
+    return f"{low:g}" if low == high else f"{low:g}{separator}{high:g}"
 
 
 def _weights_note(model: str, metric: str) -> str:

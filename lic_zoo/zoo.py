@@ -12,7 +12,8 @@ from .codec import MSPCodec
 from .errors import ModelMismatchError, UnknownModelError, WeightsUnavailableError
 from .profiles import PROFILES
 from .rate import snap_quality
-from .registry import Checkpoint, check_model, checkpoint_for_stream, find_checkpoint, get_entry, quality_range
+from .registry import (Checkpoint, check_model, checkpoint_for_stream, default_checkpoint, find_checkpoint, get_entry,
+                       quality_range)
 from .weights_source import HUB_PREFIX, resolve_weights
 
 EMBEDDED_WEIGHTS = Path(__file__).parent / "weights"
@@ -36,20 +37,13 @@ def load(name: str, *, quality: float = DEFAULT_QUALITY, metric: str = "mse", pr
         codec.quality = quality
         return codec.to(device)
     quality = snap_quality(quality)
-    default = find_checkpoint_or_none(name, metric, quality)
+    default = default_checkpoint(name, metric, quality)
     if default is not None and not default.variable_rate:
         entry = get_entry(name, quality=quality, metric=metric)
         codec = MSPCodec(profile, metric=metric, quality=entry.quality, lmbda=entry.lmbda)
     else:
         codec = MSPCodec(profile, metric=metric, quality=quality, qualities=quality_range(metric))
     return codec.eval().to(device)
-
-
-def find_checkpoint_or_none(name: str, metric: str, quality: float) -> Checkpoint | None:
-    try:
-        return find_checkpoint(name, metric, quality)
-    except WeightsUnavailableError:
-        return None
 
 
 def load_checkpoint(checkpoint: Checkpoint) -> MSPCodec:

@@ -10,7 +10,7 @@ from .. import bitstream
 from ..codec import EncodeResult, MSPCodec
 from ..errors import ModelMismatchError, OutputError, UnknownModelError
 from ..image_io import atomic_write, open_image, output_format, require_file, write_image
-from ..registry import CHECKPOINTS, METRICS, MODELS
+from ..registry import CHECKPOINTS, METRICS, MODELS, quality_span
 from ..zoo import DEFAULT_QUALITY, codec_for_stream, load, load_local
 from . import non_negative_int, positive_float, quality_value
 
@@ -158,8 +158,7 @@ def _models(args: argparse.Namespace) -> int:
     print(f"{'checkpoint':<18} {'profile':<7} {'metric':<8} {'quality':>7} {'steps':>5}  {'weights':<8} {'use':<7} "
           f"{'bpp':>11} {'PSNR':>11}")
     for c in checkpoints:
-        low, high = c.qualities
-        quality = f"{low:g}" if low == high else f"{low:g}-{high:g}"
+        quality = quality_span(c.qualities, "-")
         where = "embedded" if c.embedded else "hub"
         bpp = _span([m.bpp for m in c.measured], "{:.3f}")
         psnr = _span([m.psnr for m in c.measured], "{:.2f}")

@@ -140,7 +140,8 @@ class MSPLightningModule(pl.LightningModule):
 
         With per-image qualities (B,), each image has its quality's lambda, and its loss is weighted by
         ``(lambda / lambda_ref) ** -0.5`` (``lambda_ref`` that of the gains' reference quality): the RD loss of a
-        trained codec grows about like ``lambda ** 0.5`` along the ladder, so every quality pulls about equally.
+        trained codec grows about like ``lambda ** 0.5`` along the ladder (measured: docs/variable-rate.md), so every
+        quality pulls about equally.
         """
         if quality is None:
             return rd_loss(out.bits, out.x_hat, x, metric=self.codec.metric, lmbda=self.codec.lmbda)
