@@ -90,10 +90,22 @@ class GainUnits(nn.Module):
         super().__init__()
         if last <= first:
             raise ValueError("a variable-rate ladder needs at least two qualities")
-        self.first, self.last = first, last
+        self.first, self.last, self.reference = first, last, reference
         init = torch.tensor([0.5 * math.log(lambdas[q] / lambdas[reference]) for q in range(first, last + 1)])
         self.log_gain = nn.Parameter(init[:, None].repeat(1, channels))
         self.log_inverse_gain = nn.Parameter(-init[:, None].repeat(1, channels))
+
+    def freeze_reference_gradient(self) -> None:
+        """Zero the gradient of the reference quality's gain and inverse gain (call after backward).
+
+        The transforms and the gains share one degree of freedom per channel: scaling the latent up and every gain
+        down codes the same thing. Holding one quality's gains fixed takes it away, so the networks' scale is
+        pinned and the other qualities' gains are measured against it.
+        """
+        row = self.reference - self.first
+        for table in (self.log_gain, self.log_inverse_gain):
+            if table.grad is not None:
+                table.grad[row] = 0
 
     def _position(self, quality: Tensor) -> tuple[Tensor, Tensor]:
         index = torch.clamp(torch.floor(quality), self.first, self.last - 1)

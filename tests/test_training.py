@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import lic_zoo
 from lic_zoo.cli import main as lic_zoo_main
 from lic_zoo.errors import CorruptWeightsError, ModelMismatchError, UnknownModelError, WeightsUnavailableError
 from lic_zoo.image_io import load_image, tensor_to_pil
+from lic_zoo.rate import lambda_for
 from lic_zoo.training import DatasetError, ImageFolderDataModule, MSPBase, MSPExtra, MSPLightningModule, MSPLite
 from lic_zoo.training.cli import main as train_main
 from lic_zoo.training.cli import run
@@ -90,7 +92,8 @@ def test_fast_dev_run_through_cli_leaves_a_loadable_checkpoint(fast_dev_run_dir)
 
 def test_the_variable_rate_recipe_trains_one_codec_for_every_quality(folders, tmp_path, capsys):
     """Warm start from the fixed-rate q3 weights, a quality per crop, validation per quality, gain units on
-    their own learning rate; the exported checkpoint serves fractional qualities."""
+    their own learning rate, the reference quality's gains pinned; the exported checkpoint serves fractional
+    qualities."""
     train, val = folders
     args = tiny_args(train, val, tmp_path / "run", "--trainer.max_steps", "4", "--trainer.devices", "1",
                      "--trainer.strategy", "auto", "--model.init_args.val_qualities", "[0, 8]")
@@ -99,6 +102,11 @@ def test_the_variable_rate_recipe_trains_one_codec_for_every_quality(folders, tm
     ckpt = tmp_path / "run" / "checkpoints" / "final.ckpt"
     module = MSPLite.load_from_checkpoint(ckpt, map_location="cpu")
     assert module.codec.qualities == (0, 8) and module.hparams.gain_lr == 3e-3
+    gains = module.codec.gains
+    reference = gains.reference - gains.first
+    assert not gains.log_gain[reference].any() and not gains.log_inverse_gain[reference].any()  # pinned at 1
+    start = torch.tensor([0.5 * math.log(lambda_for("mse", q) / lambda_for("mse", 3)) for q in range(9)])
+    assert not torch.equal(gains.log_gain.detach(), start[:, None].expand_as(gains.log_gain))  # the others moved
     optimizer = torch.load(ckpt, map_location="cpu", weights_only=True)["optimizer_states"][0]
     assert [g["name"] for g in optimizer["param_groups"]] == ["main", "gains", "aux"]
     metrics = (next((tmp_path / "run" / "lightning_logs").glob("version_*")) / "metrics.csv").read_text()

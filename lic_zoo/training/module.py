@@ -80,6 +80,8 @@ class MSPLightningModule(pl.LightningModule):
         aux_lr: learning rate of the factorised density's quantiles (constant).
         gain_lr: peak learning rate of a variable-rate codec's gain units (default: ``lr``); on the networks'
             schedule. A few hundred values that set every quality's rate: they can move faster than the networks.
+        pin_reference_gain: keep the reference quality's gains (``lic_zoo.rate.GAIN_REFERENCE_QUALITY``) where
+            they start, so that the shared networks cannot drift in scale against every quality's gains at once.
         lr_schedule: "cosine" (decay to ``final_lr_factor * lr`` at the last step) or "constant".
         warmup_steps: linear warm-up steps from ``lr / warmup_steps`` to ``lr``.
         final_lr_factor: learning rate at the end of the cosine, relative to ``lr``.
@@ -106,6 +108,7 @@ class MSPLightningModule(pl.LightningModule):
         lr: float = 1e-4,
         aux_lr: float = 1e-3,
         gain_lr: float | None = None,
+        pin_reference_gain: bool = False,
         lr_schedule: Literal["cosine", "constant"] = "cosine",
         warmup_steps: int = 0,
         final_lr_factor: float = 0.1,
@@ -192,6 +195,8 @@ class MSPLightningModule(pl.LightningModule):
         terms = self.rd_loss(self.codec(batch, quality=quality), batch, quality)
         optimizer.zero_grad()
         self.manual_backward(terms["loss"])
+        if self.hparams.pin_reference_gain and self.codec.gains is not None:
+            self.codec.gains.freeze_reference_gradient()
         self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
         aux_loss = self._set_aux_gradient()
         optimizer.step()
