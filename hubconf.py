@@ -3,7 +3,7 @@
     import torch
     codec = torch.hub.load("path/to/lic_zoo", "msp_lite", source="local", quality=3, metric="mse")
 
-Each entry point's docstring states the model's measured performance as ``lic_zoo.registry`` records it.
+Each entry point's docstring states the model's measured performance as ``lic_zoo.zoo.registry`` records it.
 """
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import contextlib as _contextlib
 from huggingface_hub.utils import disable_progress_bars as _disable_progress_bars
 
 import lic_zoo as _lic_zoo
-from lic_zoo.registry import CHECKPOINTS as _CHECKPOINTS
-from lic_zoo.registry import METRICS as _METRICS
-from lic_zoo.registry import MODELS as _MODELS
-from lic_zoo.registry import quality_range as _quality_range
-from lic_zoo.registry import quality_span as _quality_span
+from lic_zoo.zoo.registry import CHECKPOINTS as _CHECKPOINTS
+from lic_zoo.zoo.registry import METRICS as _METRICS
+from lic_zoo.zoo.registry import MODELS as _MODELS
+from lic_zoo.zoo.registry import quality_range as _quality_range
+from lic_zoo.zoo.registry import quality_span as _quality_span
 
 # Import names torch.hub checks before loading an entry point.
 dependencies = ["torch", "safetensors", "huggingface_hub", "constriction", "numpy", "PIL", "tqdm"]

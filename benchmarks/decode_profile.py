@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 
-from lic_zoo.context import to_grid
 from lic_zoo.image_io import load_image
-from lic_zoo.msp import scale_shapes
-from lic_zoo.transforms import latent_shape
+from lic_zoo.model.context import to_grid
+from lic_zoo.model.msp import scale_shapes
+from lic_zoo.model.transforms import latent_shape
 from lic_zoo.zoo import load_local
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from lic_zoo.registry import MODELS as ZOO_MODELS
-from lic_zoo.transforms import latent_shape
+from lic_zoo.model.transforms import latent_shape
+from lic_zoo.zoo.registry import MODELS as ZOO_MODELS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 MODELS = (*ZOO_MODELS, "hyperprior", "serial-context")

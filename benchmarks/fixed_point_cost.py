@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from lic_zoo.context import ACT_FRAC_BITS, ACT_LIMIT
 from lic_zoo.image_io import load_image
-from lic_zoo.transforms import pad_to_stride
+from lic_zoo.model.context import ACT_FRAC_BITS, ACT_LIMIT
+from lic_zoo.model.transforms import pad_to_stride
 from lic_zoo.zoo import load_local
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -51,7 +51,8 @@ def atheris_child(target: str, corpus: Path, counts_path: Path, libfuzzer_args: 
 
     sys.path.insert(0, str(TESTS))
     with atheris.instrument_imports(include=["lic_zoo"]):
-        from lic_zoo import LicZooError, bitstream
+        from lic_zoo import LicZooError
+        from lic_zoo.coding import bitstream
         from test_fuzz import LIMITS, make_codec_and_samples
 
     import torch

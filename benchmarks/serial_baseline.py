@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lic_zoo.entropy_coding import GAUSSIAN_HALF_RANGE, Decoder, Encoder
-from lic_zoo.entropy_models import scale_indices
-from lic_zoo.transforms import SimplifiedGDN
+from lic_zoo.coding.entropy_coding import GAUSSIAN_HALF_RANGE, Decoder, Encoder
+from lic_zoo.model.entropy_models import scale_indices
+from lic_zoo.model.transforms import SimplifiedGDN
 
 
 def _conv(i: int, o: int, k: int = 5, s: int = 2) -> nn.Conv2d:

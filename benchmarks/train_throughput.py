@@ -25,10 +25,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from lic_zoo import transforms
-from lic_zoo.training.data import RandomCropDataset, scan_folder
-from lic_zoo.profiles import get_profile
+from lic_zoo.model import transforms
+from lic_zoo.model.profiles import get_profile
 from lic_zoo.training import MSPLightningModule
+from lic_zoo.training.data import RandomCropDataset, scan_folder
 
 
 @dataclass(frozen=True)

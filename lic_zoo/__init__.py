@@ -7,8 +7,8 @@ Quick start::
     data = codec.compress(image)          # float tensor (3, H, W) in [0, 1], or a PIL image
     x_hat = lic_zoo.decode(data)          # (3, H, W) float tensor in [0, 1]
 """
-from .bitstream import Limits
 from .codec import EncodeResult, MSPCodec, MSPOutput
+from .coding.bitstream import Limits
 from .errors import (
     CorruptStreamError,
     DigestMismatchError,
@@ -22,9 +22,9 @@ from .errors import (
     WeightsNameError,
     WeightsUnavailableError,
 )
-from .profiles import PROFILES, Profile
-from .registry import CHECKPOINTS, Checkpoint, ZooEntry, get_entry, list_entries
+from .model.profiles import PROFILES, Profile
 from .zoo import decode, decode_file, load, load_local
+from .zoo.registry import CHECKPOINTS, Checkpoint, ZooEntry, get_entry, list_entries
 
 __version__ = "0.1.0"
 

@@ -8,19 +8,19 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from . import bitstream
-from .bitstream import Header, Limits
-from .digest import state_dict_digest
-from .entropy_coding import FACTORIZED_HALF_RANGE, GAUSSIAN_HALF_RANGE, Decoder, Encoder
-from .entropy_models import scale_indices
+from .coding import bitstream
+from .coding.bitstream import Header, Limits
+from .coding.digest import state_dict_digest
+from .coding.entropy_coding import FACTORIZED_HALF_RANGE, GAUSSIAN_HALF_RANGE, Decoder, Encoder
 from .errors import ModelMismatchError, UnknownModelError
 from .image_io import as_image_tensor, tensor_to_pil
 from .lof import LOF_LR, overfit_latent
-from .msp import Gains, MSPEntropyModel, Step, subsample, with_gains
-from .profiles import Profile, get_profile
-from .rate import CodingGains, GainUnits, LAMBDAS, lambda_for, snap_quality
-from .tiling import Tiling, analyse_tiled, synthesize_tiled
-from .transforms import AnalysisTransform, SynthesisTransform, latent_shape, pad_to_stride
+from .model.entropy_models import scale_indices
+from .model.msp import Gains, MSPEntropyModel, Step, subsample, with_gains
+from .model.profiles import Profile, get_profile
+from .model.rate import CodingGains, GainUnits, LAMBDAS, lambda_for, snap_quality
+from .model.tiling import Tiling, analyse_tiled, synthesize_tiled
+from .model.transforms import AnalysisTransform, SynthesisTransform, latent_shape, pad_to_stride
 
 CONFIG_FORMAT = 2  # 2: variable-rate codecs ("qualities"); 1 had fixed-rate ones only
 

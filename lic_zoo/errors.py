@@ -19,7 +19,7 @@ class WeightsUnavailableError(LicZooError):
 
 class WeightsNameError(LicZooError, ValueError):
     """A weights name is malformed or could name two sources (``ORG/NAME`` that is also a local folder); the message
-    gives the explicit spelling of each (see :mod:`lic_zoo.weights_source`)."""
+    gives the explicit spelling of each (see :mod:`lic_zoo.zoo.weights_source`)."""
 
 
 class ModelMismatchError(LicZooError):

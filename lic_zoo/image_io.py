@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .bitstream import Limits
+from .coding.bitstream import Limits
 from .errors import LicZooWarning, LimitExceededError, OutputError, UnsupportedInputError
 
 GRAY_MODES = {"L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "1"}

@@ -17,8 +17,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .image_io import to_uint8
-from .losses import rd_loss
-from .msp import Gains
+from .model.losses import rd_loss
+from .model.msp import Gains
 
 if TYPE_CHECKING:
     from .codec import MSPCodec

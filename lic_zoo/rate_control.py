@@ -32,7 +32,7 @@ from torch import Tensor
 
 from .errors import UnknownModelError
 from .image_io import as_image_tensor, tensor_to_pil, to_uint8
-from .rate import QUALITY_UNITS, quality_from_units, quality_units
+from .model.rate import QUALITY_UNITS, quality_from_units, quality_units
 
 if TYPE_CHECKING:
     from .codec import EncodeResult, MSPCodec

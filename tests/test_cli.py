@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from lic_zoo.cli import main
-from lic_zoo.hub import save_pretrained
+from lic_zoo.zoo.hub import save_pretrained
 
 from codec_helpers import synthetic_image
 
@@ -97,7 +97,7 @@ def test_sixteen_bit_keeps_precision(tmp_path):
 
 
 def test_models_lists_every_checkpoint_and_with_all_the_untrained_models(capsys):
-    from lic_zoo.registry import CHECKPOINTS
+    from lic_zoo.zoo.registry import CHECKPOINTS
 
     assert run("models") == 0
     out = capsys.readouterr().out

@@ -19,7 +19,7 @@ from lic_zoo import (
     UnsupportedInputError,
     WeightsUnavailableError,
 )
-from lic_zoo.context import ExactContextNetwork
+from lic_zoo.model.context import ExactContextNetwork
 
 from codec_helpers import synthetic_image
 
@@ -133,7 +133,7 @@ def test_fixed_point_context_costs_little_rate(trained_codecs, profile):
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_gdn_coding_path_equals_training_path(inverse, channels_last):
     """Without autograd GDN writes its output into its normaliser's memory; the values must not change."""
-    from lic_zoo.transforms import SimplifiedGDN
+    from lic_zoo.model.transforms import SimplifiedGDN
 
     torch.manual_seed(3)
     gdn = SimplifiedGDN(8, inverse=inverse)
@@ -154,7 +154,7 @@ def test_gdn_coding_path_equals_training_path(inverse, channels_last):
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (5, 9), (2, 33)])
 def test_exact_convolution_equals_float64_conv2d(kernel, shape):
     """The tap-by-tap matrix products give the integers float64 conv2d gives, at the largest allowed magnitudes."""
-    from lic_zoo.context import ACT_LIMIT, _ExactConv
+    from lic_zoo.model.context import ACT_LIMIT, _ExactConv
 
     conv = torch.nn.Conv2d(11, 6, kernel, padding=kernel // 2)
     exact = _ExactConv(conv)
@@ -167,15 +167,15 @@ def test_exact_convolution_equals_float64_conv2d(kernel, shape):
 
 
 def test_fixed_point_refuses_sums_beyond_exact_float64():
-    from lic_zoo.context import ContextNetwork
+    from lic_zoo.model.context import ContextNetwork
 
     with pytest.raises(ValueError, match="exact integer range"):
         ContextNetwork(latent_channels=4000, num_groups=1, width=8, blocks=0, hidden=0).exact()
 
 
 def _substreams(codec: MSPCodec, data: bytes) -> list[bytes]:
-    header, reader = lic_zoo.bitstream.read_header(data)
-    return lic_zoo.bitstream.read_substreams(reader, codec.profile.scales + 1)
+    header, reader = lic_zoo.coding.bitstream.read_header(data)
+    return lic_zoo.coding.bitstream.read_substreams(reader, codec.profile.scales + 1)
 
 
 def test_training_forward_returns_rate_per_step(random_codecs):
@@ -274,4 +274,4 @@ def test_limits_are_checked_before_work(random_codecs, stream):
     with pytest.raises(LimitExceededError):
         codec.compress(synthetic_image(40, 40))
     with pytest.raises(LimitExceededError):
-        lic_zoo.bitstream.read_header(stream, Limits(max_pixels=100))
+        lic_zoo.coding.bitstream.read_header(stream, Limits(max_pixels=100))

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from lic_zoo import bitstream
-from lic_zoo.hub import save_pretrained
+from lic_zoo.coding import bitstream
 from lic_zoo.image_io import to_uint8
-from lic_zoo.transforms import latent_shape
+from lic_zoo.model.transforms import latent_shape
 from lic_zoo.zoo import load_local
+from lic_zoo.zoo.hub import save_pretrained
 
 from codec_helpers import synthetic_image
 

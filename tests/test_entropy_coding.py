@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from lic_zoo.entropy_coding import GAUSSIAN_HALF_RANGE, Decoder, Encoder
-from lic_zoo.entropy_models import SCALE_LEVELS, gaussian_pmf_table, portable_erfc, portable_exp, scale_table
+from lic_zoo.coding.entropy_coding import GAUSSIAN_HALF_RANGE, Decoder, Encoder
 from lic_zoo.errors import CorruptStreamError
+from lic_zoo.model.entropy_models import SCALE_LEVELS, gaussian_pmf_table, portable_erfc, portable_exp, scale_table
 
 # The tables define the stream format (version 3): a change here breaks every stream written before it.
 PINNED_TABLES_SHA256 = "a3d14850a9769940d7747261dd84847e6a155cafe3ca6a552c68b90b4712d67c"

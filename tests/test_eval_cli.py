@@ -161,7 +161,7 @@ def test_eval_real_zoo_codec_api(dataset, tmp_path, monkeypatch):
 
 def test_eval_exported_checkpoints(dataset, tmp_path):
     """--weights evaluates exported folders: model, metric and qualities come from their config.json."""
-    from lic_zoo.hub import save_pretrained
+    from lic_zoo.zoo.hub import save_pretrained
 
     for quality in (2, 5):
         torch.manual_seed(quality)

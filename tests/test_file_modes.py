@@ -12,7 +12,7 @@ from PIL import Image
 
 from lic_zoo import MSPCodec
 from lic_zoo.cli import main
-from lic_zoo.hub import save_pretrained, write_model_card
+from lic_zoo.zoo.hub import save_pretrained, write_model_card
 
 UMASK = 0o027  # not the usual 0o022, so that a mode that ignores the umask shows
 EXPECTED = 0o666 & ~UMASK

@@ -42,8 +42,8 @@ import torch
 
 from lic_zoo import CorruptStreamError, LicZooError, LimitExceededError, Limits, ModelMismatchError, MSPCodec
 import lic_zoo
-from lic_zoo import bitstream
-from lic_zoo.bitstream import Header
+from lic_zoo.coding import bitstream
+from lic_zoo.coding.bitstream import Header
 
 from codec_helpers import synthetic_image
 

@@ -18,11 +18,12 @@ from huggingface_hub import HfApi, constants, file_download
 from safetensors import safe_open
 
 import lic_zoo
-from lic_zoo import hub, registry
+from lic_zoo import zoo
 from lic_zoo.cli import main
 from lic_zoo.codec import MSPCodec
 from lic_zoo.errors import CorruptWeightsError, DigestMismatchError, PublishError, WeightsUnavailableError
-from lic_zoo.model_card import rd_rows_from_results, render_model_card
+from lic_zoo.zoo import hub, registry
+from lic_zoo.zoo.model_card import rd_rows_from_results, render_model_card
 
 from codec_helpers import CLOSED_ENDPOINT
 
@@ -357,6 +358,37 @@ def test_every_quality_of_the_lite_ladder_has_one_default_checkpoint_or_none() -
     for quality in [0, 0.5, 1, 2.25, 3, 6, 8]:
         defaults = [c for c in registry.CHECKPOINTS if c.model == "msp-lite" and c.default and c.serves(quality)]
         assert len(defaults) <= 1, (quality, defaults)
+
+
+def test_a_profile_and_a_checkpoint_are_one_declarative_line_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A throwaway profile, added as one ``Profile`` line, is a zoo model: listed, with training targets, built by
+    ``lic_zoo.load`` and round-tripping. Its published weights are one ``Checkpoint`` line: ``lic_zoo.load`` serves
+    them, digest checked, and their streams find them by digest."""
+    tiny = lic_zoo.Profile(name="tiny", width=8, latent_channels=8, scales=1, groups=(8,), context_width=8,
+                           context_blocks=1, hidden_channels=4, transform_blocks=0)
+    monkeypatch.setitem(lic_zoo.PROFILES, "tiny", tiny)
+
+    assert registry.MODELS["msp-tiny"] is tiny and "msp-tiny" in registry.MODELS
+    assert lic_zoo.get_entry("msp-tiny", quality=2).profile is tiny
+    assert {e.id for e in lic_zoo.list_entries() if e.model == "msp-tiny"} >= {"msp-tiny-mse-q0", "msp-tiny-mse-q8"}
+    assert main(["models", "--all"]) == 0
+    assert re.search(r"^msp-tiny-mse +tiny +mse +- +3 .* train ", capsys.readouterr().out, re.M)
+    codec = lic_zoo.load("msp-tiny", quality=2, pretrained=False)
+    image = torch.rand(3, 24, 40)
+    result = codec.encode(image)
+    assert codec.model_name == "msp-tiny" and torch.equal(codec.decompress(result.data), result.x_hat)
+
+    folder = hub.save_pretrained(codec.state_dict(), codec.config, tmp_path / "msp-tiny-mse-q0-8")
+    published = lic_zoo.load_local(folder)
+    record = registry.Checkpoint("msp-tiny-mse-q0-8", "msp-tiny", "mse", (0, 8),
+                                 hub.file_sha256(folder / hub.WEIGHTS_NAME), published.weights_digest().hex())
+    monkeypatch.setattr(zoo, "EMBEDDED_WEIGHTS", tmp_path)  # where the package would ship its files
+    monkeypatch.setattr(registry, "CHECKPOINTS", (*registry.CHECKPOINTS, record))
+    loaded = lic_zoo.load("msp-tiny", quality=2.5)
+    assert loaded.weights_digest() == published.weights_digest() and loaded.quality == 2.5
+    data = loaded.compress(image)
+    assert torch.equal(lic_zoo.decode(data), loaded.decompress(data))
 
 
 @pytest.mark.parametrize("entry", EMBEDDED, ids=lambda c: c.id)

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from lic_zoo import MSPCodec
-from lic_zoo.hub import save_pretrained
+from lic_zoo.zoo.hub import save_pretrained
 
 TRAINING_STACK = ("lightning", "torchmetrics", "jsonargparse")
 HEAVY = (*TRAINING_STACK, "huggingface_hub", "scipy", "matplotlib")

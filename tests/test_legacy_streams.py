@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 import lic_zoo
-from lic_zoo import bitstream
+from lic_zoo.coding import bitstream
 from lic_zoo.image_io import to_uint8
 
 DATA = Path(__file__).parent / "data"

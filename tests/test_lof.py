@@ -43,7 +43,7 @@ def test_lof_never_worse_and_usually_better(codec):
 def test_default_budget_skips_images_large_enough_to_tile(codec, monkeypatch):
     import dataclasses
 
-    from lic_zoo.tiling import Tiling
+    from lic_zoo.model.tiling import Tiling
 
     monkeypatch.setattr(codec, "profile", dataclasses.replace(codec.profile, lof_steps=6))
     image = synthetic_image(48, 64, seed=8)
@@ -120,7 +120,7 @@ def test_callback_under_ddp(trained_codec, tmp_path):
     import subprocess
     import sys
 
-    from lic_zoo.hub import save_pretrained
+    from lic_zoo.zoo.hub import save_pretrained
     from codec_helpers import save_image
 
     codec = trained_codec("lite")
@@ -152,7 +152,7 @@ def test_lof_of_an_ms_ssim_codec_without_torchmetrics_names_the_extra(tmp_path, 
     from lic_zoo import MSPCodec
     from lic_zoo.cli import main
     from lic_zoo.errors import MissingDependencyError
-    from lic_zoo.hub import save_pretrained
+    from lic_zoo.zoo.hub import save_pretrained
     from codec_helpers import save_image
 
     torch.manual_seed(0)

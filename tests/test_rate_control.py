@@ -8,13 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from lic_zoo import MSPCodec, UnknownModelError, bitstream, load_local
+from lic_zoo import MSPCodec, UnknownModelError, load_local
 from lic_zoo.cli import main
+from lic_zoo.coding import bitstream
 from lic_zoo.evaluation.metrics import psnr_rgb
-from lic_zoo.hub import save_pretrained
 from lic_zoo.image_io import to_uint8
 from lic_zoo.rate_control import MAX_CHEAP_ENCODES, MAX_ENCODES, Probe, Target, output_psnr, search_quality
 from lic_zoo.zoo import EMBEDDED_WEIGHTS
+from lic_zoo.zoo.hub import save_pretrained
 
 from codec_helpers import synthetic_image
 

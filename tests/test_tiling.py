@@ -7,10 +7,10 @@ import torch
 from PIL import Image
 
 from lic_zoo import MSPCodec
-from lic_zoo.bitstream import Limits
+from lic_zoo.coding.bitstream import Limits
 from lic_zoo.errors import LimitExceededError
 from lic_zoo.image_io import open_image, to_uint8
-from lic_zoo.tiling import Tiling
+from lic_zoo.model.tiling import Tiling
 
 from codec_helpers import synthetic_image
 from test_cli import one_line_error, run, weights  # noqa: F401  (fixture)

@@ -20,7 +20,7 @@ import lic_zoo
 from lic_zoo.cli import main as lic_zoo_main
 from lic_zoo.errors import CorruptWeightsError, ModelMismatchError, UnknownModelError, WeightsUnavailableError
 from lic_zoo.image_io import load_image, tensor_to_pil
-from lic_zoo.rate import lambda_for
+from lic_zoo.model.rate import lambda_for
 from lic_zoo.training import DatasetError, ImageFolderDataModule, MSPBase, MSPExtra, MSPLightningModule, MSPLite
 from lic_zoo.training.cli import main as train_main
 from lic_zoo.training.cli import run

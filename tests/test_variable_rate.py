@@ -5,11 +5,12 @@ import pytest
 import torch
 
 import lic_zoo
-from lic_zoo import CHECKPOINTS, MSPCodec, UnknownModelError, bitstream
-from lic_zoo.rate import LAMBDAS, lambda_for, snap_quality
+from lic_zoo import CHECKPOINTS, MSPCodec, UnknownModelError
+from lic_zoo.coding import bitstream
+from lic_zoo.model.rate import LAMBDAS, lambda_for, snap_quality
 from lic_zoo.training.export import load_into_codec
-from lic_zoo.weights_source import resolve_weights
 from lic_zoo.zoo import load_checkpoint
+from lic_zoo.zoo.weights_source import resolve_weights
 
 from codec_helpers import synthetic_image
 

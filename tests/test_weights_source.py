@@ -12,11 +12,12 @@ from hub_server import HubServer
 from PIL import Image
 
 import lic_zoo
-from lic_zoo import MSPCodec, hub
+from lic_zoo import MSPCodec
 from lic_zoo.cli import main
 from lic_zoo.errors import WeightsNameError, WeightsUnavailableError
-from lic_zoo.weights_source import CHECKPOINT_KEY, WeightsSource, parse_weights_name, resolve_weights
+from lic_zoo.zoo import hub
 from lic_zoo.zoo import load_checkpoint
+from lic_zoo.zoo.weights_source import CHECKPOINT_KEY, WeightsSource, parse_weights_name, resolve_weights
 
 from codec_helpers import synthetic_image
 

@@ -6,12 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-from .. import bitstream
 from ..codec import EncodeResult, MSPCodec
+from ..coding import bitstream
 from ..errors import ModelMismatchError, OutputError, UnknownModelError
 from ..image_io import atomic_write, open_image, output_format, require_file, write_image
-from ..registry import CHECKPOINTS, METRICS, MODELS, quality_span
 from ..zoo import DEFAULT_QUALITY, codec_for_stream, load, load_local
+from ..zoo.registry import CHECKPOINTS, METRICS, MODELS, quality_span
 from . import non_negative_int, positive_float, quality_value
 
 WEIGHTS_HELP = "an exported folder, a training .ckpt, a checkpoint id or hf-hub:ORG/NAME[@REVISION]"

@@ -12,9 +12,9 @@ from ..errors import CodecUnavailableError, InvalidCurveError, UnknownModelError
 from ..evaluation.bdrate import METHODS, METRICS, Curve, bd_rate_curves, read_curve
 from ..evaluation.classic import CODECS, ClassicCodec
 from ..evaluation.runner import ZooCodec, list_images, run
-from ..rate import snap_quality
-from ..registry import CHECKPOINTS, MODELS, quality_range
-from ..registry import METRICS as MODEL_METRICS
+from ..model.rate import snap_quality
+from ..zoo.registry import CHECKPOINTS, MODELS, quality_range
+from ..zoo.registry import METRICS as MODEL_METRICS
 from . import EXIT_ERROR, non_negative_int
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import PublishError
-from ..model_card import PLOT_NAME, rd_rows_from_results
+from ..zoo.model_card import PLOT_NAME, rd_rows_from_results
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from .. import hub
+    from ..zoo import hub
 
     rows = [row for path in args.results or () for row in _results(path)]
     card = {
@@ -81,7 +81,7 @@ def _results(path: Path) -> list[dict[str, object]]:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from .. import hub
+    from ..zoo import hub
 
     directory = hub.download(
         args.repo, revision=args.revision, sha256=args.sha256, cache_dir=args.cache_dir, endpoint=args.endpoint

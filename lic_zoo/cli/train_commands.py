@@ -9,7 +9,7 @@ from types import ModuleType
 import torch
 
 from ..errors import MissingDependencyError
-from ..registry import METRICS
+from ..zoo.registry import METRICS
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 

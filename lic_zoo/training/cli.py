@@ -27,7 +27,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.trainer import Trainer
 
 from ..errors import LicZooError, OutputError
-from ..profiles import get_profile
+from ..model.profiles import get_profile
 from .data import ImageFolderDataModule, require_train_dir
 from .module import MSPLightningModule
 from .resume import AtomicCheckpointIO, resumed_logger

@@ -3,9 +3,9 @@
 A Lightning ``.ckpt`` written by :class:`~lic_zoo.training.module.MSPLightningModule` carries the codec's config
 under :data:`CHECKPOINT_KEY`; export rebuilds the codec from that config, refuses weights that do not fit it exactly
 (missing, extra or reshaped tensors, or a profile that is not lic_zoo's profile of that name), and writes the
-folder with :func:`lic_zoo.hub.save_pretrained`. Nothing here imports Lightning; reading a ``.ckpt``
-(:func:`~lic_zoo.weights_source.read_training_checkpoint`) and naming weights to start from live in
-:mod:`lic_zoo.weights_source`.
+folder with :func:`lic_zoo.zoo.hub.save_pretrained`. Nothing here imports Lightning; reading a ``.ckpt``
+(:func:`~lic_zoo.zoo.weights_source.read_training_checkpoint`) and naming weights to start from live in
+:mod:`lic_zoo.zoo.weights_source`.
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ import torch
 
 from ..codec import MSPCodec
 from ..errors import ModelMismatchError
-from ..hub import save_pretrained
-from ..profiles import Profile
-from ..weights_source import CHECKPOINT_KEY, read_training_checkpoint
+from ..model.profiles import Profile
 from ..zoo import build_codec, check_state
+from ..zoo.hub import save_pretrained
+from ..zoo.weights_source import CHECKPOINT_KEY, read_training_checkpoint
 
 __all__ = ["CHECKPOINT_KEY", "export_checkpoint", "load_into_codec", "read_training_checkpoint",
            "widen_to_variable_rate"]

@@ -31,10 +31,10 @@ from torchmetrics.image import MultiScaleStructuralSimilarityIndexMeasure, PeakS
 from ..codec import MSPCodec, MSPOutput
 from ..evaluation.metrics import MS_SSIM_MIN_SIDE
 from ..image_io import to_uint8
-from ..losses import rd_loss
-from ..rate import GAIN_REFERENCE_QUALITY, lambda_for
-from ..registry import METRICS
-from ..weights_source import resolve_weights
+from ..model.losses import rd_loss
+from ..model.rate import GAIN_REFERENCE_QUALITY, lambda_for
+from ..zoo.registry import METRICS
+from ..zoo.weights_source import resolve_weights
 from .export import CHECKPOINT_KEY, load_into_codec
 
 QUANTILES = "codec.entropy.factorized.quantiles"
@@ -67,20 +67,20 @@ class MSPLightningModule(pl.LightningModule):
     """Trains an :class:`~lic_zoo.codec.MSPCodec` of any profile.
 
     Args:
-        profile: the architecture, a name of :data:`lic_zoo.profiles.PROFILES` (``lite``, ``base``, ``extra``).
+        profile: the architecture, a name of :data:`lic_zoo.model.profiles.PROFILES` (``lite``, ``base``, ``extra``).
         quality: quality of a fixed-rate codec (the default quality of a variable-rate one); sets lambda from
-            ``lic_zoo.rate.LAMBDAS[metric]`` (MSE: 0..8 = 0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483,
+            ``lic_zoo.model.rate.LAMBDAS[metric]`` (MSE: 0..8 = 0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483,
             0.0932, 0.18; fractional qualities interpolate geometrically).
         qualities: ``[low, high]`` trains one variable-rate codec for that whole range (gain units,
             ``docs/variable-rate.md``); each crop draws its quality uniformly from it.
         val_qualities: qualities a variable-rate codec is validated at (default: both ends and the middle).
-        metric: distortion of the RD loss, one of :data:`lic_zoo.registry.METRICS` ("mse", "ms-ssim").
+        metric: distortion of the RD loss, one of :data:`lic_zoo.zoo.registry.METRICS` ("mse", "ms-ssim").
         lmbda: explicit lambda, overriding the quality's (the quality still names the checkpoint).
         lr: peak learning rate of the networks (Adam).
         aux_lr: learning rate of the factorised density's quantiles (constant).
         gain_lr: peak learning rate of a variable-rate codec's gain units (default: ``lr``); on the networks'
             schedule. A few hundred values that set every quality's rate: they can move faster than the networks.
-        pin_reference_gain: keep the reference quality's gains (``lic_zoo.rate.GAIN_REFERENCE_QUALITY``) where
+        pin_reference_gain: keep the reference quality's gains (``lic_zoo.model.rate.GAIN_REFERENCE_QUALITY``) where
             they start, so that the shared networks cannot drift in scale against every quality's gains at once.
         lr_schedule: "cosine" (decay to ``final_lr_factor * lr`` at the last step) or "constant".
         warmup_steps: linear warm-up steps from ``lr / warmup_steps`` to ``lr``.
@@ -88,7 +88,7 @@ class MSPLightningModule(pl.LightningModule):
         grad_clip: max global norm of the network gradients (0 = no clipping).
         real_bpp_images: validation images that are also really compressed and decompressed each validation
             (``val/real_bpp``, ``val/real_psnr``); ``test`` does it for every image.
-        init_from: weights to start from (fine-tuning), named as :mod:`lic_zoo.weights_source` reads them: a
+        init_from: weights to start from (fine-tuning), named as :mod:`lic_zoo.zoo.weights_source` reads them: a
             registered checkpoint id such as ``msp-lite-mse-q3``, an exported checkpoint folder,
             ``hf-hub:ORG/NAME[@REVISION]`` or a training ``.ckpt``. Same profile required.
         compile_networks: ``torch.compile`` the transforms and the context network (in place: checkpoints keep

@@ -7,7 +7,7 @@ Layout (all integers unsigned; "varint" is LEB128):
     model        1 byte length + ASCII zoo name (e.g. "msp-lite")
     metric       1 byte   code in METRIC_CODES (frozen: part of the format, not of the zoo table)
     quality      varint   quality in units of 1/1000 (version 3: 1 byte, an integer quality)
-    digest       8 bytes  first bytes of the SHA-256 of the weights (see lic_zoo.digest)
+    digest       8 bytes  first bytes of the SHA-256 of the weights (see lic_zoo.coding.digest)
     height       varint   original image height in pixels
     width        varint   original image width in pixels
     layout       1 byte   0 = RGB, 1 = grayscale (L)
@@ -23,8 +23,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from .errors import CorruptStreamError, LimitExceededError
-from .rate import quality_from_units, quality_units
+from ..errors import CorruptStreamError, LimitExceededError
+from ..model.rate import quality_from_units, quality_units
 
 MAGIC = b"\x89LIC"
 # 4: fractional qualities (varint, 1/1000 units); 3: Gaussian steps coded with per-scale tables, grouped by scale;

@@ -5,7 +5,7 @@ A checkpoint is a directory, or a Hub repo at a commit, holding
 - ``model.safetensors``: the state dict, floating-point tensors stored narrow (float16 by default) and cast back
   to float32 at load; integer buffers as they are;
 - ``config.json``: everything ``MSPCodec.from_config`` needs to rebuild the model;
-- ``README.md``: the model card (see :mod:`lic_zoo.model_card`), optional locally.
+- ``README.md``: the model card (see :mod:`lic_zoo.zoo.model_card`), optional locally.
 
 Nothing is ever unpickled. Hub downloads go through the normal Hugging Face cache (``HF_HUB_CACHE``), so revision
 pinning, ``HF_HUB_OFFLINE`` and ``HF_ENDPOINT`` work as for any Hub model.
@@ -33,8 +33,8 @@ from huggingface_hub.utils import (
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
-from .errors import CorruptWeightsError, DigestMismatchError, PublishError, WeightsNameError, WeightsUnavailableError
-from .image_io import atomic_write
+from ..errors import CorruptWeightsError, DigestMismatchError, PublishError, WeightsNameError, WeightsUnavailableError
+from ..image_io import atomic_write
 from .model_card import PLOT_NAME, WeightsInfo, render_model_card
 from .weights_source import HUB_PREFIX, is_repo_id, parse_weights_name
 
@@ -115,7 +115,7 @@ def load_pretrained(
     with ``sha256``). With ``sha256``, ``model.safetensors`` must have that digest, else
     :class:`DigestMismatchError`. Missing files and unreachable or offline Hubs raise
     :class:`WeightsUnavailableError`; unreadable files :class:`CorruptWeightsError`. A ``str`` is parsed as in
-    :func:`lic_zoo.weights_source.parse_weights_name`: ``ORG/NAME`` without the prefix is refused
+    :func:`lic_zoo.zoo.weights_source.parse_weights_name`: ``ORG/NAME`` without the prefix is refused
     (:class:`~lic_zoo.errors.WeightsNameError`), since it could as well be a folder.
     """
     parsed = parse_weights_name(source)
@@ -138,7 +138,7 @@ def load_pretrained(
     else:
         what = "registered checkpoint" if parsed.kind == "checkpoint" else "training checkpoint"
         raise WeightsUnavailableError(f"{source} is a {what}, not a checkpoint folder or Hub repo; load it with "
-                                      "lic_zoo.load_local or lic_zoo.weights_source.resolve_weights")
+                                      "lic_zoo.load_local or lic_zoo.zoo.weights_source.resolve_weights")
     return _read_checkpoint(directory)
 
 
@@ -288,7 +288,7 @@ def write_model_card(
 ) -> Path:
     """(Re)write ``README.md``, the model card, of an exported checkpoint directory; returns its path.
 
-    ``rd_table_rows`` are measured results (see :func:`lic_zoo.model_card.rd_rows_from_results`); ``plot`` is an
+    ``rd_table_rows`` are measured results (see :func:`lic_zoo.zoo.model_card.rd_rows_from_results`); ``plot`` is an
     image copied next to the weights as ``rd-curve.png`` (one already there is kept).
     """
     directory = Path(directory)

@@ -8,7 +8,7 @@ geometrically: ``log gain = (1 - t) log gain_i + t log gain_{i+1}``. Integer qua
 
 Qualities are multiples of ``1 / QUALITY_UNITS``, which is what a stream header records, so a decoder rebuilds
 the coding-time gains bit for bit: :meth:`GainUnits.coding_gains` uses only IEEE basic arithmetic and
-:func:`~lic_zoo.entropy_models.portable_exp`.
+:func:`~lic_zoo.model.entropy_models.portable_exp`.
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..errors import UnknownModelError
 from .context import ACT_FRAC_BITS
 from .entropy_models import portable_exp
-from .errors import UnknownModelError
 
 QUALITY_UNITS = 1000  # qualities are stored as integers in units of 1/1000
 GAIN_REFERENCE_QUALITY = 3  # gains start at 1 here (where fixed-rate msp-lite weights come from)

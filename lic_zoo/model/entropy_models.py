@@ -1,7 +1,7 @@
 """Differentiable entropy models: the factorised density of the coarsest scale and the Gaussian conditional.
 
 Both give likelihoods for training (additive-noise proxy) and integer probability tables or
-(mean, scale) parameters for real coding in :mod:`lic_zoo.entropy_coding`.
+(mean, scale) parameters for real coding in :mod:`lic_zoo.coding.entropy_coding`.
 """
 from __future__ import annotations
 

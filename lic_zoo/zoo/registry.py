@@ -1,7 +1,9 @@
 """The zoo table: every named codec, its training targets and every published checkpoint.
 
 Everything else (``lic_zoo.load``, ``hubconf.py``, ``lic-zoo models``, the docs and the tests) reads this
-module; nothing about a model or a checkpoint is declared anywhere else.
+module; nothing about a model or a checkpoint is declared anywhere else. Adding either is one declarative line: a
+``Profile`` in :data:`lic_zoo.model.profiles.PROFILES` (its model and training targets follow), a
+:class:`Checkpoint` in :data:`CHECKPOINTS`.
 
 - A *model* is an architecture (``msp-lite``: a profile).
 - A *zoo entry* is a training target of a model: one metric and one integer quality of its lambda ladder.
@@ -12,17 +14,35 @@ module; nothing about a model or a checkpoint is declared anywhere else.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from .errors import UnknownModelError, WeightsUnavailableError
-from .profiles import PROFILES, Profile
-from .rate import LAMBDAS, snap_quality
+from ..errors import UnknownModelError, WeightsUnavailableError
+from ..model.profiles import PROFILES, Profile
+from ..model.rate import LAMBDAS, snap_quality
 
 METRICS = tuple(LAMBDAS)
 HUB_ORG = "lic-zoo"
 
 
-MODELS: dict[str, Profile] = {profile.model_name: profile for profile in PROFILES.values()}
+class _Models(Mapping[str, Profile]):
+    """The zoo's models by name (``msp-lite``), read from :data:`~lic_zoo.model.profiles.PROFILES` at each use: a
+    profile added there is a model here, with its training targets, and nothing else needs declaring."""
+
+    def __getitem__(self, model: str) -> Profile:
+        for profile in PROFILES.values():
+            if profile.model_name == model:
+                return profile
+        raise KeyError(model)
+
+    def __iter__(self) -> Iterator[str]:
+        return (profile.model_name for profile in PROFILES.values())
+
+    def __len__(self) -> int:
+        return len(PROFILES)
+
+
+MODELS: Mapping[str, Profile] = _Models()
 
 
 @dataclass(frozen=True)
@@ -112,14 +132,6 @@ class ZooEntry:
         return default_checkpoint(self.model, self.metric, self.quality)
 
 
-ZOO: dict[tuple[str, str, int], ZooEntry] = {
-    (model, metric, q): ZooEntry(model, profile, metric, q, lmbda)
-    for model, profile in MODELS.items()
-    for metric, ladder in LAMBDAS.items()
-    for q, lmbda in ladder.items()
-}
-
-
 def check_model(model: str, metric: str = "mse") -> Profile:
     """The profile of zoo model ``model``; :class:`UnknownModelError` naming the choices."""
     if model not in MODELS:
@@ -136,16 +148,18 @@ def quality_range(metric: str) -> tuple[int, int]:
 
 def get_entry(model: str, *, quality: int, metric: str = "mse") -> ZooEntry:
     """Look up a training target; raises :class:`UnknownModelError` with the valid choices."""
-    check_model(model, metric)
-    if isinstance(quality, bool) or not isinstance(quality, int) or (model, metric, quality) not in ZOO:
+    profile = check_model(model, metric)
+    if isinstance(quality, bool) or not isinstance(quality, int) or quality not in LAMBDAS[metric]:
         low, high = quality_range(metric)
         raise UnknownModelError(f"unknown quality {quality!r} for {model} ({metric}); choose an integer from "
                                 f"{low}..{high}{_weights_note(model, metric)}")
-    return ZOO[(model, metric, quality)]
+    return ZooEntry(model, profile, metric, quality, LAMBDAS[metric][quality])
 
 
 def list_entries() -> list[ZooEntry]:
-    return list(ZOO.values())
+    """Every training target: each model, metric and integer quality of the metric's ladder."""
+    return [ZooEntry(model, profile, metric, quality, lmbda) for model, profile in MODELS.items()
+            for metric, ladder in LAMBDAS.items() for quality, lmbda in ladder.items()]
 
 
 def default_checkpoint(model: str, metric: str, quality: float) -> Checkpoint | None:

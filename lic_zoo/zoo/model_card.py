@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .rate import lambda_for
+from ..model.rate import lambda_for
 from .registry import CHECKPOINTS, Checkpoint
 
 PLOT_NAME = "rd-curve.png"
@@ -218,12 +218,9 @@ Any checkpoint, by repo:
 """
 
 _LOAD_BY_REPO = """```python
-from lic_zoo.codec import MSPCodec
-from lic_zoo.hub import load_pretrained
+import lic_zoo
 
-state_dict, config = load_pretrained("hf-hub:{repo_id}")  # pin revision="<commit sha>" for reproducibility
-codec = MSPCodec.from_config(config)
-codec.load_state_dict(state_dict)
+codec = lic_zoo.load_local("hf-hub:{repo_id}")  # add @<commit sha> to pin the files
 ```
 
 From the command line, `lic-zoo download {repo_id} --revision <commit sha>` prints the local folder."""

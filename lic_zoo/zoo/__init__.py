@@ -1,4 +1,15 @@
-"""One-line access to the zoo: build or download a codec by name, decode any .lic stream."""
+"""The zoo: named codecs, their published weights and where those weights live.
+
+This package's own functions are the one-line access: build or download a codec by name (:func:`load`), load
+weights named explicitly (:func:`load_local`), decode any .lic stream (:func:`decode`). Behind them:
+
+- :mod:`.registry`: the table of models (one per profile) and of published checkpoints (one record each);
+- :mod:`.weights_source`: one way to name weights (registered id, ``hf-hub:ORG/NAME[@REV]``, folder, ``.ckpt``);
+- :mod:`.hub`: checkpoint folders (float16 ``model.safetensors`` + ``config.json``), Hub downloads and uploads;
+- :mod:`.model_card`: the README.md of a published checkpoint.
+
+The embedded checkpoints' files are package data in ``lic_zoo/weights/<id>/``.
+"""
 from __future__ import annotations
 
 import os
@@ -7,16 +18,16 @@ from pathlib import Path
 
 import torch
 
-from . import bitstream
-from .codec import MSPCodec
-from .errors import ModelMismatchError, UnknownModelError, WeightsUnavailableError
-from .profiles import PROFILES
-from .rate import snap_quality
+from ..codec import MSPCodec
+from ..coding import bitstream
+from ..errors import ModelMismatchError, UnknownModelError, WeightsUnavailableError
+from ..model.profiles import PROFILES
+from ..model.rate import snap_quality
 from .registry import (Checkpoint, check_model, checkpoint_for_stream, default_checkpoint, find_checkpoint, get_entry,
                        quality_range)
 from .weights_source import HUB_PREFIX, resolve_weights
 
-EMBEDDED_WEIGHTS = Path(__file__).parent / "weights"
+EMBEDDED_WEIGHTS = Path(__file__).parents[1] / "weights"  # lic_zoo/weights/<checkpoint id>/
 
 
 DEFAULT_QUALITY = 3  # what `lic-zoo compress` uses too
@@ -66,7 +77,7 @@ def checkpoint_weights(checkpoint: Checkpoint) -> tuple[dict[str, torch.Tensor],
 
 
 def load_local(name: str | os.PathLike, *, device: str | torch.device = "cpu") -> MSPCodec:
-    """Build a codec, in eval mode, from weights named any way :mod:`lic_zoo.weights_source` reads: an exported
+    """Build a codec, in eval mode, from weights named any way :mod:`lic_zoo.zoo.weights_source` reads: an exported
     folder (``model.safetensors`` + ``config.json``), a training ``.ckpt``, a registered checkpoint id
     (``msp-lite-mse-q3``) or ``hf-hub:ORG/NAME[@REVISION]``. A :class:`~pathlib.Path` is always a path."""
     return build_codec(*resolve_weights(name), source=name).to(device)

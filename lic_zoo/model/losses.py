@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .errors import MissingDependencyError
+from ..errors import MissingDependencyError
 
 # rd_loss with "ms-ssim" runs in training (whose extra brings torchmetrics) and in latent overfitting, which an
 # encoder-only install reaches by compressing with an ms-ssim codec.

@@ -2,12 +2,12 @@
 
 In the style of timm's ``parse_model_name``, each source has its own spelling and nothing is guessed:
 
-- ``msp-lite-mse-q3``: a registered checkpoint (:data:`lic_zoo.registry.CHECKPOINTS`), digest checked, read by
+- ``msp-lite-mse-q3``: a registered checkpoint (:data:`lic_zoo.zoo.registry.CHECKPOINTS`), digest checked, read by
   :func:`lic_zoo.zoo.checkpoint_weights`;
 - ``hf-hub:ORG/NAME`` or ``hf-hub:ORG/NAME@REVISION``: a Hugging Face Hub repo at a branch, tag or commit, read by
-  :func:`lic_zoo.hub.load_pretrained`;
+  :func:`lic_zoo.zoo.hub.load_pretrained`;
 - ``./exported``, ``/abs/folder``, ``runs/q3/export``: a folder holding ``model.safetensors`` + ``config.json``,
-  read by :func:`lic_zoo.hub.load_pretrained`;
+  read by :func:`lic_zoo.zoo.hub.load_pretrained`;
 - ``runs/q3/checkpoints/last.ckpt``: a Lightning training checkpoint, read by :func:`read_training_checkpoint`
   (``weights_only=True``: nothing is unpickled).
 
@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import torch
 
-from .errors import CorruptWeightsError, ModelMismatchError, WeightsNameError, WeightsUnavailableError
+from ..errors import CorruptWeightsError, ModelMismatchError, WeightsNameError, WeightsUnavailableError
 from .registry import CHECKPOINTS, list_entries
 
 HUB_PREFIX = "hf-hub:"
@@ -102,13 +102,13 @@ def _path_source(path: str) -> WeightsSource:
 def resolve_weights(name: str | os.PathLike[str], **hub_options: Any) -> tuple[StateDict, dict[str, Any]]:
     """``(state_dict, config)`` of the weights ``name`` names, floats as float32; nothing is unpickled.
 
-    ``hub_options`` (``cache_dir``, ``local_files_only``, ``endpoint``) go to :func:`lic_zoo.hub.load_pretrained`
+    ``hub_options`` (``cache_dir``, ``local_files_only``, ``endpoint``) go to :func:`lic_zoo.zoo.hub.load_pretrained`
     for ``hf-hub:`` names. Errors are typed and one line: :class:`WeightsNameError` for a name that is malformed or
     could mean two sources, :class:`WeightsUnavailableError` for weights that are not there.
     """
     source = parse_weights_name(name)
     if source.kind == "checkpoint":
-        from .zoo import checkpoint_weights
+        from . import checkpoint_weights
 
         return checkpoint_weights(next(c for c in CHECKPOINTS if c.id == source.location))
     if source.kind == "training":

@@ -12,8 +12,8 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
-from .entropy_models import SCALE_LEVELS, gaussian_pmf_table
-from .errors import CorruptStreamError
+from ..errors import CorruptStreamError
+from ..model.entropy_models import SCALE_LEVELS, gaussian_pmf_table
 
 GAUSSIAN_HALF_RANGE = 512  # residuals round(y - mean) are coded in [-512, 512]
 FACTORIZED_HALF_RANGE = 512
