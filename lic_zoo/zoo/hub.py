@@ -8,7 +8,8 @@ A checkpoint is a directory, or a Hub repo at a commit, holding
 - ``README.md``: the model card (see :mod:`lic_zoo.zoo.model_card`), optional locally.
 
 Nothing is ever unpickled. Hub downloads go through the normal Hugging Face cache (``HF_HUB_CACHE``), so revision
-pinning, ``HF_HUB_OFFLINE`` and ``HF_ENDPOINT`` work as for any Hub model.
+pinning, ``HF_HUB_OFFLINE`` and ``HF_ENDPOINT`` work as for any Hub model. Why these functions rather than
+huggingface_hub's ``ModelHubMixin`` on ``MSPCodec``: docs/hub.md, "Why not huggingface_hub's ModelHubMixin".
 """
 from __future__ import annotations
 
