@@ -11,6 +11,9 @@ each, so they share the machine's load equally:
 
 The hyperprior arm needs CompressAI (``../shared/tools/compressai/setup.sh``); the lite arm needs lic_zoo.
 Each arm writes ``<out>/<arm>.json``: steps, pixels seen, and the dev-set bpp / PSNR per image and on average.
+``--summary <out>`` then prints both arms side by side as a markdown table: the dev-set RD loss both minimise
+(``bpp + lambda * 255^2 * MSE``, per image, averaged) and each point's PSNR against the classic codecs' curves
+(``docs/results/{jpeg,webp}.json``) at the same bpp.
 """
 from __future__ import annotations
 
@@ -179,9 +182,34 @@ def evaluate(arm: LiteArm | HyperpriorArm, folder: Path) -> dict:
             "psnr": float(np.mean([r["psnr"] for r in rows]))}
 
 
+ANCHORS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def psnr_at(anchor: str, bpp: float) -> float:
+    """PSNR-RGB of a classic codec's dev-set curve at ``bpp`` (linear in log bpp between its settings)."""
+    results = json.loads((ANCHORS / f"{anchor}.json").read_text())["results"]
+    return float(np.interp(math.log(bpp), np.log(results["bpp"]), results["psnr-rgb"]))
+
+
+def summary(out: Path) -> str:
+    """Markdown table of the arms' results in ``out``."""
+    rows = ["| arm | parameters | steps | s/step | training pixels | dev bpp | dev PSNR dB | dev RD loss "
+            "| vs JPEG at equal bpp | vs WebP at equal bpp |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for path in sorted(out.glob("*.json")):
+        r = json.loads(path.read_text())
+        dev = r["dev"]
+        loss = np.mean([i["bpp"] + r["lmbda"] * 255**2 * 10 ** (-i["psnr"] / 10) for i in dev["per_image"]])
+        rows.append(f"| {r['arm']} | {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['seconds'] / r['steps']:.2f} "
+                    f"| {r['pixels'] / 1e6:.0f} M | {dev['bpp']:.3f} | {dev['psnr']:.2f} | {loss:.3f} "
+                    f"| {dev['psnr'] - psnr_at('jpeg', dev['bpp']):+.2f} dB "
+                    f"| {dev['psnr'] - psnr_at('webp', dev['bpp']):+.2f} dB |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arm", choices=("lite", "hyperprior"), required=True)
+    parser.add_argument("--summary", type=Path, metavar="OUT", help="print the table of the arms' results in OUT")
+    parser.add_argument("--arm", choices=("lite", "hyperprior"))
     parser.add_argument("--minutes", type=float, default=20)
     parser.add_argument("--lmbda", type=float, default=0.0067, help="lambda (default: quality 3's)")
     parser.add_argument("--lr", type=float, default=3e-4)
@@ -189,8 +217,13 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=ROOT, help="folder holding train/ and eval-768x512/")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.summary:
+        print(summary(args.summary))
+        return
+    if args.arm is None or args.out is None:
+        parser.error("--arm and --out are required to train an arm")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     arm = (LiteArm if args.arm == "lite" else HyperpriorArm)(args.lmbda)
