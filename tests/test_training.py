@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.fabric.loggers.tensorboard import _TENSORBOARD_AVAILABLE, _TENSORBOARDX_AVAILABLE
 
 import lic_zoo
 from lic_zoo.cli import main as lic_zoo_main
@@ -22,6 +24,8 @@ from lic_zoo.errors import CorruptWeightsError, ModelMismatchError, UnknownModel
 from lic_zoo.image_io import load_image, tensor_to_pil
 from lic_zoo.model.rate import lambda_for
 from lic_zoo.training import DatasetError, ImageFolderDataModule, MSPBase, MSPExtra, MSPLightningModule, MSPLite
+from lic_zoo.training import cli as training_cli
+from lic_zoo.training import resume as training_resume
 from lic_zoo.training.cli import main as train_main
 from lic_zoo.training.cli import run
 from lic_zoo.training.export import CHECKPOINT_KEY, export_checkpoint, read_training_checkpoint
@@ -109,7 +113,7 @@ def test_the_variable_rate_recipe_trains_one_codec_for_every_quality(folders, tm
     assert not torch.equal(gains.log_gain.detach(), start[:, None].expand_as(gains.log_gain))  # the others moved
     optimizer = torch.load(ckpt, map_location="cpu", weights_only=True)["optimizer_states"][0]
     assert [g["name"] for g in optimizer["param_groups"]] == ["main", "gains", "aux"]
-    metrics = (next((tmp_path / "run" / "lightning_logs").glob("version_*")) / "metrics.csv").read_text()
+    metrics = _logged(next((tmp_path / "run" / "lightning_logs").glob("version_*")))
     assert "val/q0/real_bpp" in metrics and "val/q8/real_bpp" in metrics
     codec = lic_zoo.load_local(export_checkpoint(ckpt, tmp_path / "exported"))
     assert codec.variable_rate and codec.qualities == (0, 8)
@@ -261,7 +265,7 @@ def test_run_killed_during_a_checkpoint_write_resumes_from_an_intact_checkpoint(
         assert global_step(run_dir / "checkpoints" / "final.ckpt") == saved + 2
         assert not partial_path(last).exists() and global_step(last) == saved + 2
         assert [p.name for p in (run_dir / "lightning_logs").iterdir()] == ["version_0"]  # one run, one log folder
-        logged_steps = _logged_steps(run_dir / "lightning_logs" / "version_0" / "metrics.csv")
+        logged_steps = _logged_steps(run_dir / "lightning_logs" / "version_0")
         # Each step once, up to the end: the killed run's flushed rows, then the resumed run's.
         steps = sorted(logged_steps)
         assert steps == list(range(steps[0], saved + 2)) and steps[0] <= saved, steps
@@ -285,7 +289,7 @@ def test_damaged_checkpoints_fall_back_to_the_previous_one_or_fail_in_one_line(f
     assert len(warning) == 1 and str(last) in warning[0] and "from the previous one" in warning[0], warning
     assert "(step 2)" in warning[0]
     assert global_step(last) == 6 and global_step(previous_path(last)) == 4
-    logged_steps = _logged_steps(run_dir / "lightning_logs" / "version_0" / "metrics.csv")
+    logged_steps = _logged_steps(run_dir / "lightning_logs" / "version_0")
     assert sorted(logged_steps) == list(range(6))  # steps 2-3 of the first run replaced by the resumed run's
 
     last.write_bytes(b"")
@@ -316,6 +320,71 @@ def test_a_second_fit_into_a_used_run_folder_is_refused_unless_it_resumes(folder
     assert global_step(checkpoints / "final.ckpt") == global_step(checkpoints / "last.ckpt") == 4  # resumed at 2
 
 
+def tensorboard_path() -> str | None:
+    """What a child's PYTHONPATH needs for TensorBoard logging: nothing ("") where tensorboard or tensorboardX is
+    installed; else the folder $LIC_ZOO_TEST_TENSORBOARDX, into which .ci/run installs tensorboardX beside the
+    environment (in it, Lightning's default logger would be TensorBoard for every test, not the train extra's CSV);
+    None without either."""
+    if _TENSORBOARD_AVAILABLE or _TENSORBOARDX_AVAILABLE:
+        return ""
+    folder = os.environ.get("LIC_ZOO_TEST_TENSORBOARDX")
+    return folder if folder and (Path(folder) / "tensorboardX").is_dir() else None
+
+
+@pytest.mark.parametrize("logger", ["csv", "tensorboard"])
+def test_a_resumed_fit_logs_on_in_the_runs_log_folder_with_either_default_logger(folders, tmp_path, monkeypatch,
+                                                                                  logger):
+    """One run, one log folder, for both default loggers: CSV (the train extra; forced here by hiding TensorBoard)
+    and TensorBoard (where tensorboard or tensorboardX is installed; in a child process that has tensorboardX). The
+    first run logs steps 0-3 but its last checkpoint is of step 2, as when a run is killed between two checkpoints;
+    the resumed run logs steps 2-5 into lightning_logs/version_0, and each step is shown once."""
+    train, val = folders
+    run_dir = tmp_path / "run"
+    logs, last = run_dir / "lightning_logs", run_dir / "checkpoints" / "last.ckpt"
+    common = ("--periodic_checkpoint.every_n_train_steps", "2", "--trainer.limit_val_batches", "0")
+    if logger == "csv":
+        for module in (training_cli, training_resume):
+            monkeypatch.setattr(module, "_TENSORBOARD_AVAILABLE", False)
+            monkeypatch.setattr(module, "_TENSORBOARDX_AVAILABLE", False)
+        fit = train_main
+    else:
+        path = tensorboard_path()
+        if path is None:
+            pytest.skip("neither tensorboard nor tensorboardX is installed (.ci/run installs tensorboardX)")
+        if path:
+            monkeypatch.syspath_prepend(path)  # to read the event files here
+        child_path = os.pathsep.join(p for p in (str(REPO), path, os.environ.get("PYTHONPATH", "")) if p)
+
+        def fit(args: list[str]) -> int:
+            proc = launch(args, tmp_path / "fit.log", PYTHONPATH=child_path)
+            assert proc.wait(timeout=120) == 0, (tmp_path / "fit.log").read_text()[-3000:]
+            return 0
+
+    assert fit(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "4")) == 0
+    os.replace(previous_path(last), last)  # the checkpoint of step 4 never written
+    assert global_step(last) == 2
+    assert fit(tiny_args(train, val, run_dir, *common, "--trainer.max_steps", "6", "--ckpt_path", "last")) == 0
+    assert global_step(run_dir / "checkpoints" / "final.ckpt") == 6
+    assert [p.name for p in logs.iterdir()] == ["version_0"]  # no stray version_1
+    folder = logs / "version_0"
+    assert "max_steps: 6" in (folder / "config.yaml").read_text()  # the resumed run's config, in the same folder
+    event_files = sorted(folder.glob("events.out.tfevents.*"))
+    if logger == "csv":
+        assert not event_files and (folder / "metrics.csv").exists()
+    else:
+        assert not (folder / "metrics.csv").exists()
+        assert len(event_files) == 2, event_files  # the first run's, then the resumed run's
+        first, resumed = sorted((_read_events(path) for path in event_files), key=lambda e: e[0].wall_time)
+
+        def loss_steps(events: list) -> list[int]:
+            return [e.step for e in events for v in e.summary.value if v.tag == "train/loss"]
+
+        assert loss_steps(first) == [0, 1, 2, 3] and loss_steps(resumed) == [2, 3, 4, 5]
+        purges = [e.step for e in resumed if e.HasField("session_log") and e.session_log.status == e.session_log.START]
+        assert purges == [2]  # TensorBoard hides the first run's steps 2-3
+    assert _logged_steps(folder) == list(range(6))  # each step once, in order: the killed run's 2-3 replaced
+
+
 # What Lightning prints at every start or in a run shorter than one validation, and nothing a user can act on.
 LIGHTNING_NOISE = ("tensorboardX", "litlogger", "Tip:", "could not find the monitored key", "LeafSpec",
                    "exists and is not empty")
@@ -336,11 +405,46 @@ def test_a_short_fit_prints_none_of_lightnings_noise(folders, tmp_path):
     assert (tmp_path / "run" / "lightning_logs" / "version_0").is_dir()  # logged where Lightning's default logs
 
 
-def _logged_steps(metrics_csv: Path) -> list[int]:
+def _logged_steps(log_folder: Path) -> list[int]:
+    """The steps at which the training loss was logged, in a CSV or TensorBoard log folder."""
+    return _logged(log_folder)["train/loss"]
+
+
+def _logged(log_folder: Path) -> dict[str, list[int]]:
+    """Each logged metric's steps, from ``metrics.csv`` or, without one, from the TensorBoard event files read as
+    TensorBoard reads them: file after file, oldest first, a purge marker (``SessionLog.START`` at step N, written
+    by a resumed run) dropping what earlier files logged at steps from N on."""
     import csv
 
-    with open(metrics_csv) as f:
-        return [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss")]
+    if (log_folder / "metrics.csv").exists():
+        with open(log_folder / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        return {tag: [int(row["step"]) for row in rows if row[tag]] for tag in (rows[0] if rows else {})}
+    logged: dict[str, list[int]] = {}
+    for events in sorted(map(_read_events, log_folder.glob("events.out.tfevents.*")), key=lambda e: e[0].wall_time):
+        for event in events:
+            if event.HasField("session_log") and event.session_log.status == event.session_log.START:
+                logged = {tag: [s for s in steps if s < event.step] for tag, steps in logged.items()}
+            for value in event.summary.value:
+                logged.setdefault(value.tag, []).append(event.step)
+    return logged
+
+
+def _read_events(path: Path) -> list:
+    """The events of one TensorBoard event file (TFRecords: length, its CRC, the event, its CRC); a record cut
+    short by a kill ends it."""
+    try:
+        from tensorboard.compat.proto.event_pb2 import Event
+    except ImportError:
+        from tensorboardX.proto.event_pb2 import Event
+    data, events, at = path.read_bytes(), [], 0
+    while at + 12 <= len(data):
+        (length,) = struct.unpack_from("<Q", data, at)
+        if at + 12 + length + 4 > len(data):
+            break
+        events.append(Event.FromString(data[at + 12 : at + 12 + length]))
+        at += 12 + length + 4
+    return events
 
 
 @pytest.mark.parametrize("recipe", sorted(p.name for p in RECIPES.glob("*.yaml")))

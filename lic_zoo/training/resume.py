@@ -8,7 +8,8 @@
   (or it is damaged too), raises :class:`CorruptWeightsError` naming the file.
 * :func:`resumed_logger` makes a resumed ``fit`` log into the run's latest ``lightning_logs/version_N`` instead of
   starting ``version_N+1``; :class:`ResumedCSVLogger` continues its ``metrics.csv`` (the killed run's rows
-  after its checkpoint are replaced by the resumed run's).
+  after its checkpoint are replaced by the resumed run's); :class:`ResumedTensorBoardLogger` adds an event file
+  that starts with TensorBoard's purge marker, so TensorBoard hides those steps of the killed run.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import os
 import pickle
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,31 @@ class ResumedCSVLogger(CSVLogger):
         return self._experiment
 
 
+class ResumedTensorBoardLogger(TensorBoardLogger):
+    """A :class:`TensorBoardLogger` going on in the log folder it is given. The resumed run writes a new event file
+    beside the killed run's and, before its first metric, TensorBoard's purge marker (``SessionLog.START``, what
+    ``SummaryWriter(purge_step=N)`` writes) at the first step it logs: TensorBoard then hides what the killed run
+    logged from that step on, as :class:`ResumedCSVLogger` drops those rows, and shows every step once. No
+    ``hp_metric`` placeholder is logged again (at step 0 it would purge the whole run): the killed run wrote it and
+    the hyperparameters."""
+
+    def __init__(self, *args: Any, default_hp_metric: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, default_hp_metric=default_hp_metric, **kwargs)
+        self._purge_pending = True
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        if self._purge_pending and step is not None:
+            self._purge_pending = False
+            if _TENSORBOARD_AVAILABLE:  # the proto of the writer Lightning uses: torch's, else tensorboardX's
+                from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+            else:
+                from tensorboardX.proto.event_pb2 import Event, SessionLog
+            self.experiment._get_file_writer().add_event(Event(session_log=SessionLog(status=SessionLog.START)),
+                                                         step=step)
+        super().log_metrics(metrics, step)
+
+
 def resumed_logger(root_dir: _PATH) -> Logger | None:
     """Lightning's default logger, writing into the latest ``lightning_logs/version_N`` of ``root_dir``; None
     when there is none yet (the run starts ``version_0`` as usual)."""
@@ -176,5 +202,6 @@ def resumed_logger(root_dir: _PATH) -> Logger | None:
     versions = [int(n) for n in numbers if n.isdigit()]
     if not versions:
         return None
-    logger_class = TensorBoardLogger if _TENSORBOARD_AVAILABLE or _TENSORBOARDX_AVAILABLE else ResumedCSVLogger
+    tensorboard = _TENSORBOARD_AVAILABLE or _TENSORBOARDX_AVAILABLE
+    logger_class = ResumedTensorBoardLogger if tensorboard else ResumedCSVLogger
     return logger_class(save_dir=root_dir, version=max(versions))
