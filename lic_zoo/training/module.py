@@ -80,6 +80,9 @@ class MSPLightningModule(pl.LightningModule):
         aux_lr: learning rate of the factorised density's quantiles (constant).
         gain_lr: peak learning rate of a variable-rate codec's gain units (default: ``lr``); on the networks'
             schedule. A few hundred values that set every quality's rate: they can move faster than the networks.
+        rate_proxy: how the training rate treats quantisation: "noise" (additive uniform noise, the usual proxy)
+            or "round" (the rounded residuals the coder codes, straight-through gradients). The synthesis sees
+            rounded latents either way. At low rates noise overstates the rate (docs/training/msp-lite-variable.md).
         pin_reference_gain: keep the reference quality's gains (``lic_zoo.model.rate.GAIN_REFERENCE_QUALITY``) where
             they start, so that the shared networks cannot drift in scale against every quality's gains at once.
         lr_schedule: "cosine" (decay to ``final_lr_factor * lr`` at the last step) or "constant".
@@ -108,6 +111,7 @@ class MSPLightningModule(pl.LightningModule):
         lr: float = 1e-4,
         aux_lr: float = 1e-3,
         gain_lr: float | None = None,
+        rate_proxy: Literal["noise", "round"] = "noise",
         pin_reference_gain: bool = False,
         lr_schedule: Literal["cosine", "constant"] = "cosine",
         warmup_steps: int = 0,
@@ -192,7 +196,8 @@ class MSPLightningModule(pl.LightningModule):
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         optimizer = self.optimizers()
         quality = self.sample_qualities(batch.shape[0])
-        terms = self.rd_loss(self.codec(batch, quality=quality), batch, quality)
+        out = self.codec(batch, quality=quality, noise=self.hparams.rate_proxy == "noise")
+        terms = self.rd_loss(out, batch, quality)
         optimizer.zero_grad()
         self.manual_backward(terms["loss"])
         if self.hparams.pin_reference_gain and self.codec.gains is not None:
