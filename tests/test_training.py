@@ -584,3 +584,24 @@ def test_run_folders_are_named_by_the_profile_argument_or_the_alias_default():
     assert run_name("lic_zoo.training.MSPLightningModule", args) == "msp-base-mse-q3"
     assert run_name("lic_zoo.training.MSPExtra", Namespace(metric="ms-ssim", quality=2, lmbda=0.5)) == \
         "msp-extra-ms-ssim-q2-lmbda0.5"
+
+
+@pytest.mark.parametrize("proxy", ["noise", "round"])
+def test_the_rate_proxy_chooses_noise_or_the_coded_rounded_rate(proxy, monkeypatch):
+    """rate_proxy="round" trains on the rate the coder pays (the eval-mode estimate), "noise" on a noisy one."""
+    module = MSPLite(quality=3, rate_proxy=proxy)
+    batch = synthetic_image(64, 64)[None]
+    module.codec.eval()
+    coded_bits = module.codec(batch).bits
+    module.codec.train()
+    seen = []
+    forward = module.codec.forward
+    monkeypatch.setattr(module.codec, "forward", lambda *a, **k: seen.append(out := forward(*a, **k)) or out)
+    monkeypatch.setattr(module, "optimizers", lambda: torch.optim.SGD(module.parameters(), lr=0.0))
+    monkeypatch.setattr(module, "manual_backward", lambda loss: loss.backward())
+    monkeypatch.setattr(module, "clip_gradients", lambda *a, **k: None)
+    monkeypatch.setattr(module, "lr_schedulers", lambda: torch.optim.lr_scheduler.LambdaLR(
+        torch.optim.SGD(module.parameters(), lr=0.0), lambda step: 1.0))
+    monkeypatch.setattr(module, "log_dict", lambda *a, **k: None)
+    module.training_step(batch, 0)
+    assert torch.equal(seen[0].bits.detach(), coded_bits) == (proxy == "round")
