@@ -227,7 +227,10 @@ def test_model_card_shows_what_it_is_given() -> None:
     assert front["library_name"] == "lic-zoo" and "image-compression" in front["tags"] and front["license"]
     assert "| bpp | PSNR-RGB (dB) |" in card and "| 0.4123 | 31.23 |" in card and "| 0.8 | 34.5 |" in card
     assert "max_steps: 10" in card and "![rate-distortion curve](rd-curve.png)" in card
-    assert 'lic_zoo.load("msp-lite", quality=3, metric="mse")' in card and "λ = 0.0067" in card
+    assert "λ = 0.0067" in card and 'lic_zoo.load_local("hf-hub:lic-zoo/msp-lite-mse-q3")' in card
+    assert "lic_zoo.load(" not in card  # the fixed-rate q3 is kept for decoding only: no zoo entry loads it
+    default = render_model_card({"profile": {"name": "lite"}}, repo_id="lic-zoo/msp-lite-mse")
+    assert 'lic_zoo.load("msp-lite", quality=3, metric="mse")' in default and "qualities 0 to 8, continuous" in default
     bare = render_model_card({}, repo_id="someone/custom-codec")
     assert "No measured results were published" in bare and "lic_zoo.load(" not in bare and "![" not in bare
 
