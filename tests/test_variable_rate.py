@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import lic_zoo
-from lic_zoo import CHECKPOINTS, MSPCodec, UnknownModelError
+from lic_zoo import CHECKPOINTS, ModelMismatchError, MSPCodec, UnknownModelError
 from lic_zoo.coding import bitstream
 from lic_zoo.model.rate import LAMBDAS, lambda_for, snap_quality
 from lic_zoo.training.export import load_into_codec
@@ -67,6 +67,27 @@ def test_a_fixed_rate_checkpoint_warm_starts_the_variable_rate_codec_unchanged_a
     with torch.no_grad():
         a, b = fixed(image), widened(image)
     assert torch.allclose(a.x_hat, b.x_hat, atol=1e-6) and torch.allclose(a.bits, b.bits, rtol=1e-5)
+
+
+def test_a_variable_rate_checkpoint_starts_a_codec_with_a_longer_ladder_unchanged_at_its_qualities(variable_codec):
+    """extend_ladder: the new top quality continues the last log-gain step, and the context network's quality input
+    is rescaled so that the old qualities code exactly as before."""
+    longer = MSPCodec("lite", quality=3, qualities=(0, 9)).eval()
+    load_into_codec(longer, variable_codec.state_dict(), variable_codec.config, source="0..8")
+    table = variable_codec.gains.log_gain.detach()
+    assert torch.allclose(longer.gains.log_gain[9], 2 * table[8] - table[7])
+    image = synthetic_image(64, 64, seed=6)[None]
+    for quality in (0.0, 2.5, 8.0):
+        q = torch.tensor([quality])
+        with torch.no_grad():
+            a, b = variable_codec(image, quality=q), longer(image, quality=q)
+        assert torch.allclose(a.x_hat, b.x_hat, atol=1e-5) and torch.allclose(a.bits, b.bits, rtol=1e-4)
+    result = longer.encode(synthetic_image(48, 64, seed=7), quality=9, lof_steps=0)
+    assert torch.equal(longer.decompress(result.data), result.x_hat)
+    for qualities in ((1, 9), (0, 7)):
+        with pytest.raises(ModelMismatchError, match="serves qualities 0..8"):
+            load_into_codec(MSPCodec("lite", quality=3, qualities=qualities), variable_codec.state_dict(),
+                            variable_codec.config, source="0..8")
 
 
 def test_a_fixed_rate_codec_serves_its_one_quality_only():

@@ -22,7 +22,7 @@ from ..zoo import build_codec, check_state
 from ..zoo.hub import save_pretrained
 from ..zoo.weights_source import CHECKPOINT_KEY, read_training_checkpoint
 
-__all__ = ["CHECKPOINT_KEY", "export_checkpoint", "load_into_codec", "read_training_checkpoint",
+__all__ = ["CHECKPOINT_KEY", "export_checkpoint", "extend_ladder", "load_into_codec", "read_training_checkpoint",
            "widen_to_variable_rate"]
 
 StateDict = dict[str, torch.Tensor]
@@ -38,13 +38,16 @@ def _profile(config: dict[str, Any]) -> Profile | None:
 def load_into_codec(codec: MSPCodec, state: StateDict, config: dict[str, Any], *, source: object) -> None:
     """Load weights of the same profile into ``codec`` (other quality or lambda is fine: that is fine-tuning).
 
-    A fixed-rate checkpoint also warm-starts a variable-rate codec: see :func:`widen_to_variable_rate`.
+    A fixed-rate checkpoint also warm-starts a variable-rate codec (:func:`widen_to_variable_rate`), and a
+    variable-rate one a codec whose ladder reaches further up (:func:`extend_ladder`).
     """
     if _profile(config) != codec.profile:
         raise ModelMismatchError(f"{source} holds a {config.get('model', 'unknown')} checkpoint, which does not fit "
                                  f"this {codec.model_name} codec")
     if codec.variable_rate and not config.get("qualities"):
         state = widen_to_variable_rate(state, codec)
+    elif codec.variable_rate and tuple(config["qualities"]) != codec.qualities:
+        state = extend_ladder(state, tuple(config["qualities"]), codec, source=source)
     check_state(codec, state, source=source)
     codec.load_state_dict(state)
 
@@ -60,6 +63,32 @@ def widen_to_variable_rate(state: StateDict, codec: MSPCodec) -> StateDict:
         extra = state[name].new_zeros(state[name].shape[0], 1, *state[name].shape[2:])
         widened[name] = torch.cat([state[name], extra], dim=1)
     return widened
+
+
+def extend_ladder(state: StateDict, qualities: tuple[int, int], codec: MSPCodec, *, source: object) -> StateDict:
+    """Variable-rate weights over ``qualities`` completed for ``codec``, whose ladder starts there too and ends higher.
+
+    The qualities both ladders have keep their gains; each new one continues the last step in log-gain (its lambda
+    grows by about the same factor). The context network's quality input, the ladder position ``(q - first) /
+    (last - first)``, shrinks by ``(last - first) / (new_last - first)``; its weight grows by the inverse, so the
+    network computes what it did at every old quality and starts from the old highest one above it.
+    """
+    first, last = int(qualities[0]), int(qualities[1])
+    new_first, new_last = codec.qualities
+    if first != new_first or last > new_last or last - first < 1:
+        raise ModelMismatchError(f"{source} serves qualities {first}..{last}; it can only start a codec whose ladder "
+                                 f"starts at {first} and ends at {last} or above, not {new_first}..{new_last}")
+    extended = dict(state)
+    for name in ("gains.log_gain", "gains.log_inverse_gain"):
+        table = state[name]
+        step = table[-1] - table[-2]
+        extra = [table[-1] + k * step for k in range(1, new_last - last + 1)]
+        extended[name] = torch.cat([table, *(row[None] for row in extra)])
+    name = "entropy.context.conv_in.weight"
+    weight = state[name].clone()
+    weight[:, -1] *= (new_last - first) / (last - first)
+    extended[name] = weight
+    return extended
 
 
 def export_checkpoint(
