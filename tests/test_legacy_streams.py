@@ -21,3 +21,15 @@ def test_a_format_3_stream_of_the_fixed_rate_zoo_decodes_to_what_its_encoder_saw
     expected = np.asarray(Image.open(DATA / "format3-msp-lite-q3.png"))
     decoded = to_uint8(lic_zoo.decode(data)).permute(1, 2, 0).numpy()
     assert np.array_equal(decoded, expected)
+
+
+def test_a_stream_of_the_first_variable_rate_release_decodes_with_its_weights():
+    """Written by session 7's default (msp-lite-mse over qualities 0-8, now msp-lite-mse-v1) at quality 2.5, the
+    default encoder with LOF; the default msp-lite is now another network, and the digest finds the old one."""
+    data = (DATA / "format4-msp-lite-v1-q2.5.lic").read_bytes()
+    header, _ = bitstream.read_header(data)
+    assert data[len(bitstream.MAGIC)] == 4 and (header.model, header.quality) == ("msp-lite", 2.5)
+    assert lic_zoo.load("msp-lite", quality=2.5).weights_digest() != header.digest
+    expected = np.asarray(Image.open(DATA / "format4-msp-lite-v1-q2.5.png"))
+    decoded = to_uint8(lic_zoo.decode(data)).permute(1, 2, 0).numpy()
+    assert np.array_equal(decoded, expected)

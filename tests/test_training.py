@@ -105,18 +105,18 @@ def test_the_variable_rate_recipe_trains_one_codec_for_every_quality(folders, tm
     run(args)
     ckpt = tmp_path / "run" / "checkpoints" / "final.ckpt"
     module = MSPLite.load_from_checkpoint(ckpt, map_location="cpu")
-    assert module.codec.qualities == (0, 8) and module.hparams.gain_lr == 3e-3
+    assert module.codec.qualities == (0, 9) and module.hparams.gain_lr == 3e-3
     gains = module.codec.gains
     reference = gains.reference - gains.first
     assert not gains.log_gain[reference].any() and not gains.log_inverse_gain[reference].any()  # pinned at 1
-    start = torch.tensor([0.5 * math.log(lambda_for("mse", q) / lambda_for("mse", 3)) for q in range(9)])
+    start = torch.tensor([0.5 * math.log(lambda_for("mse", q) / lambda_for("mse", 3)) for q in range(10)])
     assert not torch.equal(gains.log_gain.detach(), start[:, None].expand_as(gains.log_gain))  # the others moved
     optimizer = torch.load(ckpt, map_location="cpu", weights_only=True)["optimizer_states"][0]
     assert [g["name"] for g in optimizer["param_groups"]] == ["main", "gains", "aux"]
     metrics = _logged(next((tmp_path / "run" / "lightning_logs").glob("version_*")))
     assert "val/q0/real_bpp" in metrics and "val/q8/real_bpp" in metrics
     codec = lic_zoo.load_local(export_checkpoint(ckpt, tmp_path / "exported"))
-    assert codec.variable_rate and codec.qualities == (0, 8)
+    assert codec.variable_rate and codec.qualities == (0, 9)
     result = codec.encode(synthetic_image(48, 64), quality=4.5, lof_steps=0)
     assert torch.equal(codec.decompress(result.data), result.x_hat)
 

@@ -103,6 +103,6 @@ def test_the_committed_warm_start_weights_load_as_a_variable_rate_codec():
 
     folder = Path(__file__).resolve().parents[1] / "docs" / "training" / "warm-start" / "msp-lite-mse-variable"
     codec = lic_zoo.load_local(folder)
-    assert codec.variable_rate and codec.qualities == (0, 8)
+    assert codec.variable_rate and codec.qualities == (0, 9)
     result = codec.encode(synthetic_image(48, 64, seed=5), quality=1.5, lof_steps=0)
     assert torch.equal(codec.decompress(result.data), result.x_hat)

@@ -99,9 +99,17 @@ def _fixed_rate(quality: int, sha256: str, stream_digest: str, bpp: float, psnr:
 
 
 CHECKPOINTS: tuple[Checkpoint, ...] = (
-    # One variable-rate msp-lite for every MSE quality from 0 to 8 (docs/training/msp-lite-variable.md).
-    Checkpoint("msp-lite-mse", "msp-lite", "mse", (0, 8),
-               "01e605460c69568dc25bbad0949e460b253c687e3411a0d57fedc492588f05c1", "bf4c2a942a68d1c7",
+    # One variable-rate msp-lite for every MSE quality from 0 to 9 (docs/training/msp-lite-variable.md).
+    Checkpoint("msp-lite-mse", "msp-lite", "mse", (0, 9),
+               "1ecd6bf58fc29732f2ccefd4bdb3d786337ad7cc73fcade18933e77ac491abbe", "f2602d8827fb0daa",
+               measured=_points([(0, 0.1306, 29.28), (1, 0.1784, 30.73), (2, 0.2422, 31.90), (3, 0.2769, 32.55),
+                                 (4, 0.3904, 33.76), (5, 0.4695, 34.39), (6, 0.5732, 34.90), (7, 0.6919, 35.28),
+                                 (8, 0.8371, 35.57), (9, 1.0176, 35.76)]),
+               recipe="recipes/msp-lite-variable.yaml",
+               training_doc="docs/training/msp-lite-variable.md"),
+    # The first variable-rate msp-lite (qualities 0-8), the default of session 7: kept so that its files decode.
+    Checkpoint("msp-lite-mse-v1", "msp-lite", "mse", (0, 8),
+               "01e605460c69568dc25bbad0949e460b253c687e3411a0d57fedc492588f05c1", "bf4c2a942a68d1c7", default=False,
                measured=_points([(0, 0.1263, 28.34), (1, 0.1744, 29.99), (2, 0.2300, 31.17), (3, 0.2883, 32.09),
                                  (4, 0.3789, 33.04), (5, 0.4640, 33.73), (6, 0.5739, 34.23), (7, 0.7094, 34.58),
                                  (8, 0.8802, 34.82)]),
