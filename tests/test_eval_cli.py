@@ -145,7 +145,7 @@ def test_eval_zoo_codec_without_weights_fails_with_one_line(dataset, tmp_path, m
 
 
 def test_eval_rejects_a_quality_outside_the_zoo(dataset, tmp_path, capsys):
-    assert main(["eval", str(dataset), "--codec", "msp-lite", "--qualities", "8-9", "-o", str(tmp_path)]) == 1
+    assert main(["eval", str(dataset), "--codec", "msp-lite", "--qualities", "9-10", "-o", str(tmp_path)]) == 1
     assert "quality" in capsys.readouterr().err
 
 

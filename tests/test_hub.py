@@ -230,7 +230,7 @@ def test_model_card_shows_what_it_is_given() -> None:
     assert "λ = 0.0067" in card and 'lic_zoo.load_local("hf-hub:lic-zoo/msp-lite-mse-q3")' in card
     assert "lic_zoo.load(" not in card  # the fixed-rate q3 is kept for decoding only: no zoo entry loads it
     default = render_model_card({"profile": {"name": "lite"}}, repo_id="lic-zoo/msp-lite-mse")
-    assert 'lic_zoo.load("msp-lite", quality=3, metric="mse")' in default and "qualities 0 to 8, continuous" in default
+    assert 'lic_zoo.load("msp-lite", quality=3, metric="mse")' in default and "qualities 0 to 9, continuous" in default
     bare = render_model_card({}, repo_id="someone/custom-codec")
     assert "No measured results were published" in bare and "lic_zoo.load(" not in bare and "![" not in bare
 
@@ -338,8 +338,8 @@ def test_load_torch_hub_and_the_cli_share_the_default_quality() -> None:
 
 def test_an_unknown_quality_names_the_qualities_with_weights() -> None:
     served = ", ".join(registry.served_qualities("msp-lite", "mse"))
-    with pytest.raises(lic_zoo.UnknownModelError, match=rf"choose from 0\.\.8; pretrained weights serve {served}$"):
-        lic_zoo.load("msp-lite", quality=9)
+    with pytest.raises(lic_zoo.UnknownModelError, match=rf"choose from 0\.\.9; pretrained weights serve {served}$"):
+        lic_zoo.load("msp-lite", quality=10)
 
 
 def test_a_model_without_weights_says_how_to_get_some() -> None:

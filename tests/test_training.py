@@ -478,8 +478,8 @@ def test_checkpoints_from_before_the_profile_argument_still_load(fast_dev_run_di
 
 
 def test_modules_validate_their_arguments():
-    with pytest.raises(UnknownModelError, match=r"outside mse's ladder 0\.\.8"):
-        MSPLite(quality=9)
+    with pytest.raises(UnknownModelError, match=r"outside mse's ladder 0\.\.9"):
+        MSPLite(quality=10)
     assert MSPLite(lmbda=0.5).codec.lmbda == 0.5
 
 
