@@ -20,7 +20,13 @@ def test_recipes_set_an_explicit_seed(recipe):
     assert isinstance(seed, int) and not isinstance(seed, bool)
 
 
-def test_a_short_fine_tune_from_the_recipe_is_seeded(tmp_path):
+# The documented fixed-rate alternative (docs/training.md, recipes/README.md).
+FIXED_RATE = ["--model.init_args.qualities", "null", "--model.init_args.val_qualities", "null",
+              "--model.init_args.quality", "4", "--model.init_args.init_from", "msp-lite-mse-q4"]
+
+
+@pytest.mark.parametrize("extra", [[], FIXED_RATE], ids=["variable-rate", "fixed-rate"])
+def test_a_short_fine_tune_from_the_recipe_is_seeded(tmp_path, extra):
     pytest.importorskip("lightning")
     images = tmp_path / "images"
     images.mkdir()
@@ -30,7 +36,7 @@ def test_a_short_fine_tune_from_the_recipe_is_seeded(tmp_path):
     argv = ["fit", "--config", str(recipe), "--data.init_args.train_dir", str(images), "--trainer.max_steps", "2",
             "--data.init_args.crop_size", "64", "--data.init_args.batch_size", "2", "--data.init_args.num_workers", "0",
             "--data.init_args.val_images", "1", "--trainer.enable_progress_bar", "false",
-            "--trainer.default_root_dir", str(tmp_path / "run")]
+            "--trainer.default_root_dir", str(tmp_path / "run"), *extra]
     done = subprocess.run([sys.executable, "-m", "lic_zoo.cli", "train", *argv], capture_output=True, text=True,
                           env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -88,6 +88,9 @@ def test_a_variable_rate_checkpoint_starts_a_codec_with_a_longer_ladder_unchange
         with pytest.raises(ModelMismatchError, match="serves qualities 0..8"):
             load_into_codec(MSPCodec("lite", quality=3, qualities=qualities), variable_codec.state_dict(),
                             variable_codec.config, source="0..8")
+    with pytest.raises(ModelMismatchError, match=r"0..8 is a variable-rate checkpoint \(qualities 0..8\): it starts "
+                       "variable-rate codecs only"):
+        load_into_codec(MSPCodec("lite", quality=3), variable_codec.state_dict(), variable_codec.config, source="0..8")
 
 
 def test_a_fixed_rate_codec_serves_its_one_quality_only():

@@ -39,11 +39,17 @@ def load_into_codec(codec: MSPCodec, state: StateDict, config: dict[str, Any], *
     """Load weights of the same profile into ``codec`` (other quality or lambda is fine: that is fine-tuning).
 
     A fixed-rate checkpoint also warm-starts a variable-rate codec (:func:`widen_to_variable_rate`), and a
-    variable-rate one a codec whose ladder reaches further up (:func:`extend_ladder`).
+    variable-rate one a codec whose ladder reaches further up (:func:`extend_ladder`), never a fixed-rate codec
+    (its gains also shape the entropy model's tables: there is no exact fixed-rate network to fold them into).
     """
     if _profile(config) != codec.profile:
         raise ModelMismatchError(f"{source} holds a {config.get('model', 'unknown')} checkpoint, which does not fit "
                                  f"this {codec.model_name} codec")
+    if not codec.variable_rate and config.get("qualities"):
+        low, high = config["qualities"]
+        raise ModelMismatchError(f"{source} is a variable-rate checkpoint (qualities {low}..{high}): it starts "
+                                 "variable-rate codecs only; start a fixed-rate one from a fixed-rate checkpoint "
+                                 "(lic-zoo models lists them)")
     if codec.variable_rate and not config.get("qualities"):
         state = widen_to_variable_rate(state, codec)
     elif codec.variable_rate and tuple(config["qualities"]) != codec.qualities:
