@@ -101,10 +101,10 @@ def _fixed_rate(quality: int, sha256: str, stream_digest: str, bpp: float, psnr:
 CHECKPOINTS: tuple[Checkpoint, ...] = (
     # One variable-rate msp-lite for every MSE quality from 0 to 9 (docs/training/msp-lite-variable.md).
     Checkpoint("msp-lite-mse", "msp-lite", "mse", (0, 9),
-               "1ecd6bf58fc29732f2ccefd4bdb3d786337ad7cc73fcade18933e77ac491abbe", "f2602d8827fb0daa",
-               measured=_points([(0, 0.1306, 29.28), (1, 0.1784, 30.73), (2, 0.2422, 31.90), (3, 0.2769, 32.55),
-                                 (4, 0.3904, 33.76), (5, 0.4695, 34.39), (6, 0.5732, 34.90), (7, 0.6919, 35.28),
-                                 (8, 0.8371, 35.57), (9, 1.0176, 35.76)]),
+               "76f1e9b5202f8dfa493a6507f8f3ce9915bb451e0f18682e6b2e264a355ee6a1", "0ad7f3567d5482d8",
+               measured=_points([(0, 0.1177, 29.26), (1, 0.1772, 31.10), (2, 0.2427, 32.38), (3, 0.2788, 32.95),
+                                 (4, 0.3914, 34.23), (5, 0.4710, 34.87), (6, 0.5758, 35.41), (7, 0.6885, 35.79),
+                                 (8, 0.8228, 36.07), (9, 0.9995, 36.30)]),
                recipe="recipes/msp-lite-variable.yaml",
                training_doc="docs/training/msp-lite-variable.md"),
     # The first variable-rate msp-lite (qualities 0-8), the default of session 7: kept so that its files decode.
