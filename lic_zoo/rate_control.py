@@ -16,8 +16,10 @@ a whole real file: ``bpp = 8 * len(data) / (H * W)``, PSNR-RGB of the 8-bit outp
 
 A bpp target is met within ``tolerance`` (relative, default 3 %) of it; a PSNR target when the PSNR is at least
 the target and at most ``tolerance`` dB (default 0.15) above it. The result is the closest point tried (bpp), or
-the cheapest one at or above the target PSNR (else the one of highest PSNR); when the target lies outside what
-the codec's qualities reach, that is the nearest end of the range, and the result says the target was not met.
+the cheapest one at or above the target PSNR (else the one of highest PSNR). That one may lie above the band
+when it costs no more bits than a point inside it (small images quantise bpp coarsely): the target still counts
+as met. When the target lies outside what the codec's qualities reach, that is the nearest end of the range,
+and the result says the target was not met.
 """
 from __future__ import annotations
 
@@ -141,8 +143,8 @@ def search_quality(measure: Callable[[float], Probe], target: Target, qualities:
         start_units = quality_units(best_cheap.quality)
         slope = _local_slope(cheap, target, start_units) or slope
     probes = _solve(measure, target, low, high, start_units, slope, max_encodes)
-    best = _best(probes, target)
-    return Search(best, target.met(best), tuple(probes), tuple(cheap))
+    best = _best(probes, target)  # for PSNR: no more bits than any point tried inside the band
+    return Search(best, any(target.met(p) for p in probes), tuple(probes), tuple(cheap))
 
 
 def _best(probes: list[Probe], target: Target) -> Probe:

@@ -102,8 +102,10 @@ def test_target_psnr_is_reached_with_the_fewest_bits_tried(codec, image, ends):
         return probes[-1]
 
     search = search_quality(measure, Target.of(target_psnr=target), (LOW, HIGH), start=3)
-    assert search.met and target <= search.best.psnr <= target + 0.15
+    in_band = [p for p in probes if target <= p.psnr <= target + 0.15]
+    assert search.met and in_band and target <= search.best.psnr
     assert search.best == min((p for p in probes if p.psnr >= target), key=lambda p: (p.bpp, -p.psnr))
+    assert search.best.bpp <= min(p.bpp for p in in_band)  # above the band only at no extra bits
     assert len(probes) == search.encodes <= MAX_ENCODES
     assert len({p.quality for p in probes}) == len(probes)  # never the same quality twice
 
