@@ -70,7 +70,7 @@ class MSPLightningModule(pl.LightningModule):
         profile: the architecture, a name of :data:`lic_zoo.model.profiles.PROFILES` (``lite``, ``base``, ``extra``).
         quality: quality of a fixed-rate codec (the default quality of a variable-rate one); sets lambda from
             ``lic_zoo.model.rate.LAMBDAS[metric]`` (MSE: 0..9 = 0.0007, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483,
-            0.0932, 0.18, 0.35; fractional qualities interpolate geometrically).
+            0.0932, 0.18, 0.42; fractional qualities interpolate geometrically).
         qualities: ``[low, high]`` trains one variable-rate codec for that whole range (gain units,
             ``docs/variable-rate.md``); each crop draws its quality uniformly from it.
         val_qualities: qualities a variable-rate codec is validated at (default: both ends and the middle).
