@@ -33,3 +33,15 @@ def test_a_stream_of_the_first_variable_rate_release_decodes_with_its_weights():
     expected = np.asarray(Image.open(DATA / "format4-msp-lite-v1-q2.5.png"))
     decoded = to_uint8(lic_zoo.decode(data)).permute(1, 2, 0).numpy()
     assert np.array_equal(decoded, expected)
+
+
+def test_a_stream_of_the_session_9_default_decodes_with_its_weights():
+    """Written by sessions 9-10's default (vr8, qualities 0-9, now msp-lite-mse-v2) at quality 6.5 with the
+    default encoder (LOF): a 96x64 crop of dev03.png."""
+    data = (DATA / "format4-msp-lite-v2-q6.5.lic").read_bytes()
+    header, _ = bitstream.read_header(data)
+    assert (header.model, header.quality) == ("msp-lite", 6.5)
+    assert lic_zoo.load("msp-lite", quality=6.5).weights_digest() != header.digest
+    expected = np.asarray(Image.open(DATA / "format4-msp-lite-v2-q6.5.png"))
+    decoded = to_uint8(lic_zoo.decode(data)).permute(1, 2, 0).numpy()
+    assert np.array_equal(decoded, expected)
