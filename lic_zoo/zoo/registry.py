@@ -98,31 +98,32 @@ def _fixed_rate(quality: int, sha256: str, stream_digest: str, bpp: float, psnr:
                       training_doc="docs/training/msp-lite-zoo.md")
 
 
+def _variable_rate(id: str, top: int, sha256: str, stream_digest: str, rows: list[tuple[float, float, float]],
+                   default: bool = False) -> Checkpoint:
+    """One variable-rate msp-lite network for the MSE qualities 0 to ``top``."""
+    return Checkpoint(id, "msp-lite", "mse", (0, top), sha256, stream_digest, default=default,
+                      measured=_points(rows), recipe="recipes/msp-lite-variable.yaml",
+                      training_doc="docs/training/msp-lite-variable.md")
+
+
 CHECKPOINTS: tuple[Checkpoint, ...] = (
     # One variable-rate msp-lite for every MSE quality from 0 to 9 (docs/training/msp-lite-variable.md).
-    Checkpoint("msp-lite-mse", "msp-lite", "mse", (0, 9),
-               "54184c15998d261e078d12ac2b182d72369938500e3911b5c88749d578bd95c7", "63f56b16c45530ca",
-               measured=_points([(0, 0.1158, 29.45), (1, 0.1766, 31.28), (2, 0.2394, 32.59), (3, 0.2835, 33.24),
-                                 (4, 0.3866, 34.52), (5, 0.4672, 35.18), (6, 0.5707, 35.73), (7, 0.6839, 36.13),
-                                 (8, 0.8175, 36.42), (9, 0.9967, 36.65)]),
-               recipe="recipes/msp-lite-variable.yaml",
-               training_doc="docs/training/msp-lite-variable.md"),
+    _variable_rate("msp-lite-mse", 9, "54184c15998d261e078d12ac2b182d72369938500e3911b5c88749d578bd95c7",
+                   "63f56b16c45530ca", [(0, 0.1158, 29.45), (1, 0.1766, 31.28), (2, 0.2394, 32.59),
+                                        (3, 0.2835, 33.24), (4, 0.3866, 34.52), (5, 0.4672, 35.18),
+                                        (6, 0.5707, 35.73), (7, 0.6839, 36.13), (8, 0.8175, 36.42),
+                                        (9, 0.9967, 36.65)], default=True),
     # The default of sessions 9 and 10 (vr8, qualities 0-9): kept so that its files decode.
-    Checkpoint("msp-lite-mse-v2", "msp-lite", "mse", (0, 9),
-               "76f1e9b5202f8dfa493a6507f8f3ce9915bb451e0f18682e6b2e264a355ee6a1", "0ad7f3567d5482d8", default=False,
-               measured=_points([(0, 0.1177, 29.26), (1, 0.1772, 31.10), (2, 0.2427, 32.38), (3, 0.2788, 32.95),
-                                 (4, 0.3914, 34.23), (5, 0.4710, 34.87), (6, 0.5758, 35.41), (7, 0.6885, 35.79),
-                                 (8, 0.8228, 36.07), (9, 0.9995, 36.30)]),
-               recipe="recipes/msp-lite-variable.yaml",
-               training_doc="docs/training/msp-lite-variable.md"),
+    _variable_rate("msp-lite-mse-v2", 9, "76f1e9b5202f8dfa493a6507f8f3ce9915bb451e0f18682e6b2e264a355ee6a1",
+                   "0ad7f3567d5482d8", [(0, 0.1177, 29.26), (1, 0.1772, 31.10), (2, 0.2427, 32.38),
+                                        (3, 0.2788, 32.95), (4, 0.3914, 34.23), (5, 0.4710, 34.87),
+                                        (6, 0.5758, 35.41), (7, 0.6885, 35.79), (8, 0.8228, 36.07),
+                                        (9, 0.9995, 36.30)]),
     # The first variable-rate msp-lite (qualities 0-8), the default of session 7: kept so that its files decode.
-    Checkpoint("msp-lite-mse-v1", "msp-lite", "mse", (0, 8),
-               "01e605460c69568dc25bbad0949e460b253c687e3411a0d57fedc492588f05c1", "bf4c2a942a68d1c7", default=False,
-               measured=_points([(0, 0.1263, 28.34), (1, 0.1744, 29.99), (2, 0.2300, 31.17), (3, 0.2883, 32.09),
-                                 (4, 0.3789, 33.04), (5, 0.4640, 33.73), (6, 0.5739, 34.23), (7, 0.7094, 34.58),
-                                 (8, 0.8802, 34.82)]),
-               recipe="recipes/msp-lite-variable.yaml",
-               training_doc="docs/training/msp-lite-variable.md"),
+    _variable_rate("msp-lite-mse-v1", 8, "01e605460c69568dc25bbad0949e460b253c687e3411a0d57fedc492588f05c1",
+                   "bf4c2a942a68d1c7", [(0, 0.1263, 28.34), (1, 0.1744, 29.99), (2, 0.2300, 31.17),
+                                        (3, 0.2883, 32.09), (4, 0.3789, 33.04), (5, 0.4640, 33.73),
+                                        (6, 0.5739, 34.23), (7, 0.7094, 34.58), (8, 0.8802, 34.82)]),
     # The fixed-rate msp-lite zoo of sessions 1-4 (docs/training/msp-lite-zoo.md), the default until session 7:
     # kept so that the files written with it still decode.
     _fixed_rate(1, "805d9b7b29bb6ed4afb102b2c144b30fdefa3cfff24b689a339606ced1724c3b", "575136a5f45bfaa8",
